@@ -1,0 +1,98 @@
+// modprobe.d configuration and the kernel command line, read as kmod reads
+// them.
+//
+// Sources, in the order their entries apply:
+//   1. *.conf (and *.alias) files from the modprobe.d directories, all
+//      merged and sorted by file name; for a name present in several
+//      directories the first directory wins. <moddir>/modules.softdep
+//      (written by depmod) joins the same sorted list. With -C, the given
+//      files or directories replace the default directories.
+//   2. The kernel command line: modprobe.blacklist=a,b and mod.param=value.
+//
+// Directives: alias, options, install, remove, blacklist, softdep. weakdep
+// is accepted and ignored (it never loads anything); include and config are
+// obsolete and ignored. A '#' starts a comment only in column 0, and a
+// trailing backslash joins the next line. Bad lines are reported with file
+// and line and skipped.
+#pragma once
+
+#include <stdint.h>
+
+#include <string_view>
+
+#include "earlymod/files.h"
+#include "earlymod/memory.h"
+
+namespace earlymod {
+
+class OutBuf;
+
+struct ConfigAlias {
+    std::string_view pattern;   // glob, underscore-normalised
+    std::string_view module;
+};
+
+struct ConfigOptions {
+    std::string_view module;    // underscore-normalised name or alias
+    std::string_view options;   // as written, tabs turned into spaces
+};
+
+struct ConfigCommand {
+    std::string_view module;    // glob
+    std::string_view command;   // shell command, $CMDLINE_OPTS unexpanded
+};
+
+struct ConfigSoftdep {
+    std::string_view module;    // glob
+    const std::string_view* pre;
+    const std::string_view* post;
+    uint32_t n_pre;
+    uint32_t n_post;
+};
+
+// The default modprobe.d directories, highest precedence first.
+extern const char* const default_modprobe_dirs[];
+
+class Config {
+public:
+    Config() = default;
+    Config(const Config&) = delete;
+    Config& operator=(const Config&) = delete;
+
+    // Reads the configuration. paths: -C arguments, or null/empty for the
+    // default directories. moddir: the modules dir (for modules.softdep),
+    // as seen inside root. cmdline: /proc/cmdline (inside root), or null
+    // to skip it.
+    void load(const FsRoot& root, const std::string_view* paths, size_t n_paths, std::string_view moddir,
+              const char* cmdline);
+
+    // Parses one configuration file's text; shown names it in messages.
+    void parse(std::string_view text, std::string_view shown);
+    // Applies a kernel command line (its first 4095 bytes, as kmod).
+    void parse_kernel_cmdline(std::string_view cmdline);
+
+    bool is_blacklisted(std::string_view module) const;
+    // First softdep whose pattern matches module, or null.
+    const ConfigSoftdep* softdep_for(std::string_view module) const;
+    // First install / remove command whose pattern matches module.
+    bool install_for(std::string_view module, std::string_view* command) const;
+    bool remove_for(std::string_view module, std::string_view* command) const;
+
+    // The configuration part of `modprobe -c`.
+    void show(OutBuf& out) const;
+
+    Vec<std::string_view> blacklist;
+    Vec<ConfigAlias> aliases;
+    Vec<ConfigOptions> options;
+    Vec<ConfigCommand> install;
+    Vec<ConfigCommand> remove;
+    Vec<ConfigSoftdep> softdeps;
+
+private:
+    void parse_line(char* line, size_t len, std::string_view shown, unsigned lineno);
+    void add_softdep(std::string_view module, std::string_view spec);
+
+    Arena arena_;
+};
+
+} // namespace earlymod

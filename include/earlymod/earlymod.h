@@ -1,0 +1,130 @@
+// earlymod as a library: load, unload and list the dependencies of kernel
+// modules by name or alias, with kmod's resolution rules.
+//
+//     earlymod::Options opt;
+//     opt.kernel_release = "6.1.0-56-amd64";
+//     earlymod::Context ctx;
+//     if (Error e = ctx.open(opt); !e.ok()) ...
+//     ctx.load("xfs", "", 0);                 // xfs and all it needs
+//     Vec<std::string_view> paths;
+//     ctx.dependencies("btrfs", paths);       // the files, in load order
+//     ctx.unload("btrfs");                    // and deps no longer used
+//
+// Errors are values: each names the module and the cause, and its code is
+// an errno value (ENOENT: not found, EPERM: blocked by the kernel, ...).
+#pragma once
+
+#include <stddef.h>
+
+#include <string_view>
+
+#include "earlymod/config.h"
+#include "earlymod/error.h"
+#include "earlymod/kernel.h"
+#include "earlymod/memory.h"
+#include "earlymod/resolver.h"
+
+namespace earlymod {
+
+// What a load or unload does for one module, reported before it is done
+// (modprobe -D, -n and -v print these).
+enum class Action {
+    insmod,   // load the file at the module's path
+    builtin,  // nothing to do: built into the kernel
+    install,  // run the install command (text) from modprobe.d
+    rmmod,    // unload the module
+    remove,   // run the remove command (text) from modprobe.d
+};
+
+using ActionFunction = void (*)(void* context, Action action, const Module& module, std::string_view text,
+                                std::string_view params);
+// Replaces the kernel's load call (default: Kernel::load). host_path is
+// the module file on this machine.
+using LoadFunction = Error (*)(void* context, const Module& module, const char* host_path,
+                               std::string_view params, unsigned flags);
+
+struct Options {
+    bool dry_run = false;          // resolve and report, load nothing
+    bool ignore_alias = false;     // names are module names, never aliases
+    bool ignore_builtin = false;   // builtin modules count as not found
+    bool ignore_status = false;    // do not check /sys/module (reload, as -D)
+    bool ignore_commands = false;  // skip install/remove commands (-i)
+    bool use_blacklist = false;    // blacklist applies to every name (-b)
+    bool first_time = false;       // already loaded / not loaded is an error
+    bool remove_holders = false;   // unload: also modules that use it
+    unsigned load_flags = 0;       // LoadFlags: --force-modversion, --force-vermagic
+    int verbosity = 4;             // syslog level, as the logger's
+
+    const std::string_view* config_paths = nullptr;  // -C; none: modprobe.d dirs
+    size_t n_config_paths = 0;
+    std::string_view root_dir;        // modules under ROOT/lib/modules/KVER (-d)
+    std::string_view kernel_release;  // default: uname -r (-S)
+    std::string_view sysroot;         // read every absolute path under this dir
+    const char* cmdline = "/proc/cmdline";  // null: ignore the kernel command line
+
+    Kernel* kernel = nullptr;         // null: the running kernel
+    LoadFunction load_function = nullptr;
+    void* load_context = nullptr;
+    ActionFunction on_action = nullptr;
+    void* action_context = nullptr;
+};
+
+class Context {
+public:
+    Context() = default;
+    Context(const Context&) = delete;
+    Context& operator=(const Context&) = delete;
+    ~Context();
+
+    // Reads the configuration and opens the module indexes. The options
+    // object (and what it points to) must outlive the context.
+    Error open(const Options& options);
+
+    // Loads every module name resolves to, with their dependencies and
+    // softdeps; params go to the named module only. A blacklisted alias
+    // is skipped without error. Per-module failures are logged; the
+    // result is the last one, as modprobe's exit status.
+    Error load(std::string_view name, std::string_view params);
+
+    // Unloads the module, then its dependencies that nothing uses any
+    // more, then its softdeps. A module in use is an EBUSY error.
+    Error unload(std::string_view name);
+
+    // The files load(name) would load, in order (builtin modules and
+    // install commands contribute none).
+    Error dependencies(std::string_view name, Vec<std::string_view>& paths);
+
+    // The modules dir in use, as shown ("/lib/modules/KVER").
+    std::string_view moddir() const { return moddir_shown_; }
+    Resolver& resolver() { return resolver_; }
+    Config& config() { return config_; }
+    const Options& options() const { return *options_; }
+    // Errors found while opening (unreadable modules dir, missing index)
+    // that only matter once a lookup is made.
+    const Error& index_error() const { return index_error_; }
+    // Whether the last load() failed because the name resolved to nothing
+    // (as opposed to a module failing to load; those are logged by load).
+    bool last_not_found() const { return not_found_; }
+
+private:
+    Error probe(Module* target, std::string_view params);
+    Error insert(Module* m, std::string_view params);
+    Error remove_module(Module* m, bool top);
+    Error run_command(Module* m, std::string_view type, std::string_view command, std::string_view params);
+    bool in_kernel(Module* m);
+    void report(Action action, Module* m, std::string_view text, std::string_view params);
+
+    const Options* options_ = nullptr;
+    FsRoot root_;
+    Config config_;
+    Resolver resolver_;
+    Kernel* kernel_ = nullptr;
+    Kernel* owned_kernel_ = nullptr;
+    Error index_error_;
+    char moddir_shown_buf_[4096] = {};
+    char moddir_host_buf_[4096] = {};
+    std::string_view moddir_shown_;
+    bool not_found_ = false;
+};
+
+} // namespace earlymod

@@ -1,0 +1,64 @@
+// Files as earlymod sees them: under an optional system root, read through
+// read-only mappings.
+//
+// Every absolute path the program reads (the modules dir, modprobe.d and
+// modules-load.d dirs, /proc/cmdline, /sys) goes through a FsRoot. With
+// --sysroot DIR the files are taken under DIR, while messages and output
+// show paths as they are seen inside DIR. This lets an initramfs staging
+// folder be checked before it is packed, and lets tests run on fixture trees.
+#pragma once
+
+#include <stddef.h>
+
+#include <string_view>
+
+#include "earlymod/error.h"
+
+namespace earlymod {
+
+class FsRoot {
+public:
+    FsRoot() = default;
+    explicit FsRoot(std::string_view prefix);
+
+    // The path on this machine for a path as seen inside the root. Relative
+    // paths are left alone. Returns false if it does not fit in cap bytes.
+    bool host_path(std::string_view inside, char* buf, size_t cap) const;
+    bool active() const { return !prefix_.empty(); }
+
+private:
+    std::string_view prefix_;
+};
+
+// A whole file mapped read-only. Empty files have size 0 and no mapping.
+class MappedFile {
+public:
+    MappedFile() = default;
+    MappedFile(const MappedFile&) = delete;
+    MappedFile& operator=(const MappedFile&) = delete;
+    MappedFile(MappedFile&& o) noexcept { *this = static_cast<MappedFile&&>(o); }
+    MappedFile& operator=(MappedFile&& o) noexcept;
+    ~MappedFile();
+
+    // host is the path to open; shown is how errors name it.
+    Error open(const char* host, std::string_view shown);
+    std::string_view text() const { return {data_, size_}; }
+    const unsigned char* bytes() const { return reinterpret_cast<const unsigned char*>(data_); }
+    size_t size() const { return size_; }
+    bool is_open() const { return open_; }
+
+private:
+    const char* data_ = nullptr;
+    size_t size_ = 0;
+    bool mapped_ = false;
+    bool open_ = false;
+};
+
+// Reads a small file (at most cap-1 bytes, NUL-terminated) into buf.
+// Returns the byte count, or -errno.
+long read_small_file(const char* host, char* buf, size_t cap);
+
+bool path_exists(const char* host);
+bool is_directory(const char* host);
+
+} // namespace earlymod

@@ -1,0 +1,142 @@
+// The module index files that depmod writes into /lib/modules/KVER.
+//
+// Five indexes matter for resolution:
+//   modules.dep            module name -> "relpath: dep-relpath ..."
+//   modules.alias          alias pattern -> module name (wildcards allowed)
+//   modules.symbols        "symbol:NAME" -> module name
+//   modules.builtin        names of modules built into the kernel
+//   modules.builtin.alias  alias pattern -> builtin module name (optional)
+//
+// Each comes in two forms: kmod's binary trie (NAME.bin) and a text file
+// (NAME). Like kmod, earlymod reads the .bin form when it is present; the
+// text form is the fallback (initramfs images made by hand, or a damaged
+// .bin). Both are mapped read-only and read in place; the text form is
+// parsed once into lookup tables that point into the mapping.
+//
+// A .bin file is validated as it is read: every offset and length is
+// bounds-checked, and child nodes must lie before their parent (depmod
+// writes the trie in post-order), which rules out loops. A .bin file that
+// fails is reported once, naming the file, and the text form takes over.
+#pragma once
+
+#include <stdint.h>
+
+#include <string_view>
+
+#include "earlymod/error.h"
+#include "earlymod/files.h"
+#include "earlymod/memory.h"
+
+namespace earlymod {
+
+class OutBuf;
+
+enum class IndexKind { dep, alias, symbols, builtin, builtin_alias };
+
+// One value found in an index, with depmod's priority (lower first).
+struct IndexValue {
+    std::string_view value;
+    uint32_t priority;
+};
+
+// Reader for kmod's binary index format (see docs/index-format.md).
+class BinIndex {
+public:
+    // data must stay mapped while the reader is used.
+    Error open(const unsigned char* data, size_t size, std::string_view shown);
+    // Exact key: the first (lowest priority) value.
+    bool find(std::string_view key, std::string_view* value);
+    // Wildcard search: every value whose pattern fnmatch()es key, ordered
+    // as kmod orders them (by priority; ties: last found first).
+    void search(std::string_view key, Vec<IndexValue>& out);
+    // Every key/value as "prefix key value\n", in trie (byte) order.
+    void dump(std::string_view prefix, OutBuf& out);
+    // Set once a read went out of bounds or broke the post-order rule;
+    // results obtained since are incomplete.
+    bool corrupt() const { return corrupt_; }
+
+private:
+    struct Node;
+    bool read_node(uint32_t ref, uint32_t parent_offset, Node* node);
+    void search_all(const Node& node, size_t j, char* buf, size_t used, std::string_view subkey,
+                    Vec<IndexValue>& out, int depth);
+    void search_node(Node node, std::string_view key, Vec<IndexValue>& out);
+    void add_values(const Node& node, Vec<IndexValue>& out);
+    void dump_node(const Node& node, char* buf, size_t used, OutBuf& out, int depth);
+
+    const unsigned char* data_ = nullptr;
+    size_t size_ = 0;
+    uint32_t root_ = 0;
+    bool corrupt_ = false;
+};
+
+// Lookup tables over a text index, pointing into its mapping.
+class TextIndex {
+public:
+    TextIndex() = default;
+    TextIndex(const TextIndex&) = delete;
+    TextIndex& operator=(const TextIndex&) = delete;
+
+    // Parses the mapped text. Malformed lines are skipped with a warning
+    // naming the file and line.
+    void load(IndexKind kind, std::string_view text, std::string_view shown);
+    bool find(std::string_view key, std::string_view* value) const;
+    void search(std::string_view key, Vec<IndexValue>& out) const;
+    void dump(std::string_view prefix, OutBuf& out) const;
+
+private:
+    struct Entry {
+        std::string_view key;    // module name, or alias pattern
+        std::string_view value;  // dep line, or module name
+        uint32_t priority;
+        uint32_t next;           // next entry with the same literal prefix
+    };
+    IndexKind kind_ = IndexKind::dep;
+    Arena arena_;
+    Vec<Entry> entries_;
+    // Exact keys (dep, builtin) -> entry.
+    StrMap<uint32_t> by_key_;
+    // Alias files: literal prefix of a pattern -> chain of entries.
+    StrMap<uint64_t> chains_;
+    // Which literal-prefix lengths occur, so a query probes only those.
+    Vec<uint16_t> prefix_lengths_;
+};
+
+// One index of a modules dir, in whichever form is usable.
+class IndexFile {
+public:
+    IndexFile() = default;
+    IndexFile(const IndexFile&) = delete;
+    IndexFile& operator=(const IndexFile&) = delete;
+
+    // dir_host: the modules dir on this machine; dir_shown: as printed.
+    // A missing index is not an error here: present() tells.
+    void open(IndexKind kind, std::string_view dir_host, std::string_view dir_shown);
+    bool present() const { return use_bin_ || text_loaded_ || text_pending_; }
+    bool uses_bin() const { return use_bin_; }
+    std::string_view shown_name() const { return shown_; }
+
+    bool find(std::string_view key, std::string_view* value);
+    void search(std::string_view key, Vec<IndexValue>& out);
+    void dump(std::string_view prefix, OutBuf& out);
+
+private:
+    bool ensure_text();
+    void drop_bin();
+
+    IndexKind kind_ = IndexKind::dep;
+    char text_host_[4096] = {};
+    std::string_view shown_;
+    char shown_buf_[4096] = {};
+    MappedFile bin_file_;
+    MappedFile text_file_;
+    BinIndex bin_;
+    TextIndex text_;
+    bool use_bin_ = false;
+    bool text_pending_ = false;  // text exists, not parsed yet
+    bool text_loaded_ = false;
+};
+
+const char* index_file_name(IndexKind kind);
+
+} // namespace earlymod

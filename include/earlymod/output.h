@@ -1,0 +1,60 @@
+// Buffered output to a file descriptor, and the program's logger.
+//
+// stdio is avoided: it drags in locale and FILE machinery, and earlymod
+// writes large outputs (-D over thousands of modules) that are best sent in
+// few write(2) calls. The logger is the only global mutable state: it holds
+// the program name that every message starts with, the verbosity, and where
+// messages go (stderr, or /dev/kmsg in early boot).
+#pragma once
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <string_view>
+
+namespace earlymod {
+
+class OutBuf {
+public:
+    explicit OutBuf(int fd) : fd_(fd) {}
+    OutBuf(const OutBuf&) = delete;
+    OutBuf& operator=(const OutBuf&) = delete;
+    ~OutBuf() { flush(); }
+
+    OutBuf& put(std::string_view s);
+    OutBuf& put(char c);
+    OutBuf& put_uint(unsigned long v);
+    OutBuf& printf(const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+    // Writes everything buffered; false if the descriptor refused data.
+    bool flush();
+    bool failed() const { return failed_; }
+
+private:
+    int fd_;
+    size_t used_ = 0;
+    bool failed_ = false;
+    char buf_[16384];
+};
+
+// Writes all of data to fd, retrying on EINTR and short writes.
+bool write_all(int fd, const void* data, size_t size);
+
+// Log levels follow syslog's numbering, as kmod's and the kernel's do.
+enum LogLevel { log_emerg = 0, log_alert = 1, log_crit = 2, log_err = 3,
+                log_warning = 4, log_notice = 5, log_info = 6, log_debug = 7 };
+
+struct Logger {
+    const char* program = "earlymod";
+    int verbosity = log_warning;   // messages at or below this level print
+    bool to_kmsg = false;          // early boot: /dev/kmsg instead of stderr
+    bool level_tags = false;       // "FATAL: ", "ERROR: "... as kmod prints them
+};
+
+Logger& logger();
+
+// "<program>: <message>\n" on stderr (or "<N><program>: ..." to /dev/kmsg)
+// when level <= verbosity.
+void log_message(int level, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+void log_vmessage(int level, const char* fmt, va_list ap);
+
+} // namespace earlymod

@@ -1,0 +1,66 @@
+// Entry point: picks the command from the name the binary was invoked as
+// (a link named modprobe runs modprobe) or from the first argument.
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "earlymod/output.h"
+#include "earlymod/text.h"
+
+namespace {
+
+const char usage[] =
+    "Usage: earlymod COMMAND [ARGS...]\n"
+    "\n"
+    "Loads Linux kernel modules in early boot, resolving names, aliases,\n"
+    "dependencies, softdeps, options and blacklists exactly as kmod does.\n"
+    "\n"
+    "Commands:\n"
+    "  modprobe ARGS...   kmod-compatible modprobe (see earlymod modprobe -h)\n"
+    "\n"
+    "Options:\n"
+    "  -h, --help         show this help\n"
+    "  -V, --version      show the version\n"
+    "\n"
+    "A link to this binary named modprobe runs the modprobe command.\n";
+
+struct Command {
+    const char* name;
+    int (*run)(int, char**);
+};
+
+const Command commands[] = {
+    {"modprobe", earlymod::run_modprobe},
+};
+
+} // namespace
+
+int main(int argc, char** argv) {
+    using namespace earlymod;
+    std::string_view self = argc > 0 && argv[0] ? path_basename(argv[0]) : "earlymod";
+    static char program[64];
+    snprintf(program, sizeof program, "%.*s", static_cast<int>(self.size()), self.data());
+    logger().program = program;
+
+    // Personalities: a link named after a command runs it.
+    for (const Command& c : commands)
+        if (self == c.name) return c.run(argc, argv);
+
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return 1;
+    }
+    std::string_view cmd = argv[1];
+    if (cmd == "-h" || cmd == "--help" || cmd == "help") {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (cmd == "-V" || cmd == "--version") {
+        printf("earlymod version %s\n", EARLYMOD_VERSION);
+        return 0;
+    }
+    for (const Command& c : commands)
+        if (cmd == c.name) return c.run(argc - 1, argv + 1);
+    log_message(log_err, "unknown command '%s' (see earlymod --help)", argv[1]);
+    return 1;
+}

@@ -1,0 +1,200 @@
+// The modprobe.d language: one directive per logical line.
+#include <string.h>
+
+#include "earlymod/config.h"
+#include "earlymod/output.h"
+#include "earlymod/text.h"
+
+namespace earlymod {
+
+namespace {
+
+// kmod's underscores() on a token that may be missing.
+bool normalize_word(char* word) {
+    return word && underscores_in_place(word, strlen(word));
+}
+
+} // namespace
+
+void Config::parse(std::string_view text, std::string_view shown) {
+    // Logical lines, joined as kmod joins them: a backslash before a
+    // newline joins the lines; before any other byte it is dropped.
+    Vec<char> line;
+    unsigned lineno = 0;
+    size_t i = 0;
+    bool warned_nul = false;
+    while (i < text.size()) {
+        line.clear();
+        unsigned physical = 0;
+        bool complete = false;
+        while (i < text.size()) {
+            char c = text[i++];
+            if (c == '\n') {
+                ++physical;
+                complete = true;
+                break;
+            }
+            if (c == '\\') {
+                if (i < text.size() && text[i] == '\n') {
+                    ++i;
+                    ++physical;
+                    continue;
+                }
+                c = i < text.size() ? text[i++] : '\xff';
+            }
+            line.push(c);
+        }
+        if (!complete) ++physical;
+        lineno += physical;
+        if (!line.push('\0')) return;
+        size_t len = strlen(line.data());
+        if (len + 1 != line.size() && !warned_nul) {
+            // Like kmod, the rest of the line after a NUL byte is not seen.
+            log_message(log_warning, "%.*s line %u: NUL byte, rest of the line ignored",
+                        static_cast<int>(shown.size()), shown.data(), lineno);
+            warned_nul = true;
+        }
+        parse_line(line.data(), len, shown, lineno);
+    }
+}
+
+void Config::parse_line(char* line, size_t len, std::string_view shown, unsigned lineno) {
+    if (len == 0 || line[0] == '#') return;
+    char* save = nullptr;
+    char* cmd = strtok_r(line, "\t ", &save);
+    if (!cmd) return;
+    // The rest of the line after a name: kmod takes it with an empty
+    // delimiter set, i.e. everything after the one separator that ended
+    // the name, leading blanks included.
+    auto rest = [&]() { return strtok_r(nullptr, "", &save); };
+    auto word = [&]() { return strtok_r(nullptr, "\t ", &save); };
+
+    if (strcmp(cmd, "alias") == 0) {
+        char* pattern = word();
+        char* module = word();
+        if (normalize_word(pattern) && normalize_word(module)) {
+            aliases.push({arena_.dup(pattern), arena_.dup(module)});
+            return;
+        }
+    } else if (strcmp(cmd, "blacklist") == 0) {
+        char* module = word();
+        if (normalize_word(module)) {
+            blacklist.push(arena_.dup(module));
+            return;
+        }
+    } else if (strcmp(cmd, "options") == 0) {
+        char* module = word();
+        char* opts = module ? rest() : nullptr;
+        if (normalize_word(module) && opts) {
+            for (char* p = opts; *p; ++p)
+                if (*p == '\t') *p = ' ';
+            options.push({arena_.dup(module), arena_.dup(opts)});
+            return;
+        }
+    } else if (strcmp(cmd, "install") == 0 || strcmp(cmd, "remove") == 0) {
+        char* module = word();
+        char* command = module ? rest() : nullptr;
+        if (normalize_word(module) && command) {
+            (cmd[0] == 'i' ? install : remove).push({arena_.dup(module), arena_.dup(command)});
+            return;
+        }
+    } else if (strcmp(cmd, "softdep") == 0) {
+        char* module = word();
+        char* spec = module ? rest() : nullptr;
+        if (normalize_word(module) && spec) {
+            add_softdep(arena_.dup(module), spec);
+            return;
+        }
+    } else if (strcmp(cmd, "weakdep") == 0) {
+        // Newer kmod: a dependency an image builder should include but
+        // that is never loaded. Nothing to do at load time.
+        return;
+    } else if (strcmp(cmd, "include") == 0 || strcmp(cmd, "config") == 0) {
+        log_message(log_err, "%.*s: command %s is deprecated and not parsed anymore",
+                    static_cast<int>(shown.size()), shown.data(), cmd);
+        return;
+    }
+    log_message(log_err, "%.*s line %u: ignoring bad line starting with '%s'", static_cast<int>(shown.size()),
+                shown.data(), lineno, cmd);
+}
+
+void Config::add_softdep(std::string_view module, std::string_view spec) {
+    enum { none, pre, post } mode = none;
+    Vec<std::string_view> pres, posts;
+    std::string_view rest = spec;
+    for (;;) {
+        std::string_view tok = next_token(rest, " \t\n\v\f\r");
+        if (tok.empty()) break;
+        if (tok == "pre:") mode = pre;
+        else if (tok == "post:") mode = post;
+        else if (mode == pre) pres.push(arena_.dup(tok));
+        else if (mode == post) posts.push(arena_.dup(tok));
+    }
+    ConfigSoftdep d{module, nullptr, nullptr, static_cast<uint32_t>(pres.size()),
+                    static_cast<uint32_t>(posts.size())};
+    auto copy = [&](Vec<std::string_view>& v) -> const std::string_view* {
+        if (v.empty()) return nullptr;
+        auto* arr = static_cast<std::string_view*>(arena_.alloc(v.size() * sizeof(std::string_view),
+                                                                alignof(std::string_view)));
+        if (arr) memcpy(static_cast<void*>(arr), v.data(), v.size() * sizeof(std::string_view));
+        return arr;
+    };
+    d.pre = copy(pres);
+    d.post = copy(posts);
+    if ((d.n_pre && !d.pre) || (d.n_post && !d.post)) return;
+    softdeps.push(d);
+}
+
+bool Config::is_blacklisted(std::string_view module) const {
+    for (std::string_view b : blacklist)
+        if (b == module) return true;
+    return false;
+}
+
+const ConfigSoftdep* Config::softdep_for(std::string_view module) const {
+    for (const ConfigSoftdep& d : softdeps)
+        if (glob_match(d.module, module)) return &d;
+    return nullptr;
+}
+
+static bool first_command(const Vec<ConfigCommand>& list, std::string_view module, std::string_view* command) {
+    for (const ConfigCommand& c : list) {
+        if (glob_match(c.module, module)) {
+            *command = c.command;
+            return true;
+        }
+    }
+    return false;
+}
+
+bool Config::install_for(std::string_view module, std::string_view* command) const {
+    return first_command(install, module, command);
+}
+
+bool Config::remove_for(std::string_view module, std::string_view* command) const {
+    return first_command(remove, module, command);
+}
+
+void Config::show(OutBuf& out) const {
+    for (std::string_view b : blacklist) out.put("blacklist ").put(b).put('\n');
+    for (const ConfigCommand& c : install) out.put("install ").put(c.module).put(' ').put(c.command).put('\n');
+    for (const ConfigCommand& c : remove) out.put("remove ").put(c.module).put(' ').put(c.command).put('\n');
+    for (const ConfigAlias& a : aliases) out.put("alias ").put(a.pattern).put(' ').put(a.module).put('\n');
+    for (const ConfigOptions& o : options) out.put("options ").put(o.module).put(' ').put(o.options).put('\n');
+    for (const ConfigSoftdep& d : softdeps) {
+        // kmod prints the post: list right after the pre: list, with no
+        // blank between them ("pre: a bpost: c"); so does earlymod.
+        out.put("softdep ").put(d.module).put(' ');
+        if (d.n_pre) {
+            out.put("pre: ");
+            for (uint32_t i = 0; i < d.n_pre; ++i) out.put(i ? " " : "").put(d.pre[i]);
+        }
+        if (d.n_post) {
+            out.put("post: ");
+            for (uint32_t i = 0; i < d.n_post; ++i) out.put(i ? " " : "").put(d.post[i]);
+        }
+        out.put('\n');
+    }
+}
+
+} // namespace earlymod

@@ -1,0 +1,58 @@
+// Internal helpers shared by the decoders in this directory: the growable
+// output buffer, little-endian loads and CRC32. Not part of the public API.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+namespace earlymod::dz {
+
+using u8 = unsigned char;
+
+// Output buffer. The whole decompressed file lives here; it doubles as the
+// LZ77 window of every decoder, so back-references are plain indexes into
+// buf and only need checking against the start of the current window.
+struct Out {
+    u8* buf = nullptr;
+    size_t len = 0;   // bytes written
+    size_t cap = 0;   // bytes allocated
+    size_t limit = 0; // caller's max_output: len never exceeds it
+};
+
+inline constexpr const char* kErrTooBig = "decompressed data exceeds the size limit";
+inline constexpr const char* kErrNoMem = "out of memory";
+
+// Slow path of out_reserve (decompress.cpp): grow by doubling, never past
+// limit. Returns an error message, or null on success.
+const char* out_grow(Out& o, size_t extra);
+
+// Make room for `extra` more bytes. Returns null or an error message.
+inline const char* out_reserve(Out& o, size_t extra)
+{
+    if (o.cap - o.len >= extra)
+        return nullptr;
+    return out_grow(o, extra);
+}
+
+inline uint32_t le16(const u8* p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
+inline uint32_t le32(const u8* p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+inline uint64_t le64(const u8* p) { return le32(p) | (uint64_t)le32(p + 4) << 32; }
+
+// Index of the highest set bit (x != 0).
+inline unsigned highbit(uint32_t x) { return 31u - (unsigned)__builtin_clz(x); }
+
+// CRC-32 (IEEE 802.3, reflected, as used by gzip and xz). Chainable: pass
+// the previous result, starting from 0.
+uint32_t crc32_update(uint32_t crc, const u8* p, size_t n);
+
+// The decoders. Each appends to `out` and returns null on success or a
+// static error message.
+const char* gzip_decode(const u8* in, size_t n, Out& out);
+const char* xz_decode(const u8* in, size_t n, Out& out);
+const char* zstd_decode(const u8* in, size_t n, Out& out);
+
+} // namespace earlymod::dz

@@ -1,0 +1,150 @@
+// Text forms of the indexes, as depmod writes them:
+//   modules.dep       "kernel/fs/xfs/xfs.ko: kernel/lib/libcrc32c.ko"
+//   modules.alias     "alias pci:v00008086d*sv*sd*bc*sc*i* e1000e"
+//   modules.symbols   "alias symbol:jbd2_journal_start jbd2"
+//   modules.builtin   "kernel/fs/ext4/ext4.ko"
+// Priorities mirror what depmod stores in the .bin form: the position of
+// the module in depmod's module list, which is the order of the file.
+#include <algorithm>
+
+#include "earlymod/index.h"
+#include "earlymod/output.h"
+#include "earlymod/text.h"
+#include "index_order.h"
+
+namespace earlymod {
+
+namespace {
+
+void warn_line(std::string_view shown, size_t lineno, const char* what) {
+    log_message(log_warning, "%.*s:%zu: %s, line skipped", static_cast<int>(shown.size()), shown.data(), lineno,
+                what);
+}
+
+// The literal part of a pattern, before its first wildcard.
+size_t literal_prefix(std::string_view pattern) {
+    size_t n = pattern.find_first_of("*?[");
+    return n == std::string_view::npos ? pattern.size() : n;
+}
+
+} // namespace
+
+void TextIndex::load(IndexKind kind, std::string_view text, std::string_view shown) {
+    kind_ = kind;
+    bool has_nul = memchr(text.data(), 0, text.size()) != nullptr;
+    StrMap<uint32_t> module_order;  // alias files: module -> priority
+    size_t lineno = 0;
+    while (!text.empty()) {
+        size_t eol = text.find('\n');
+        std::string_view line = text.substr(0, eol);
+        text = eol == std::string_view::npos ? std::string_view{} : text.substr(eol + 1);
+        ++lineno;
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        if (line.empty() || line[0] == '#') continue;
+        if (has_nul && memchr(line.data(), 0, line.size())) {
+            warn_line(shown, lineno, "NUL byte in line");
+            continue;
+        }
+        Entry e{};
+        char buf[4096];
+        if (kind == IndexKind::dep || kind == IndexKind::builtin) {
+            std::string_view path = line;
+            if (kind == IndexKind::dep) {
+                size_t colon = line.find(':');
+                if (colon == std::string_view::npos || colon == 0) {
+                    warn_line(shown, lineno, "no ':' after the module path");
+                    continue;
+                }
+                path = line.substr(0, colon);
+            }
+            std::string_view base = path_basename(path);
+            if (base.empty() || base.size() >= sizeof buf) {
+                warn_line(shown, lineno, "bad module path");
+                continue;
+            }
+            std::string_view name = normalize_modname(base, buf, sizeof buf);
+            // The key can point into the mapping unless '-' was rewritten.
+            e.key = name == base.substr(0, name.size()) ? base.substr(0, name.size()) : arena_.dup(name);
+            e.value = kind == IndexKind::dep ? line : std::string_view{};
+            bool inserted = false;
+            uint32_t* slot = by_key_.insert(e.key, static_cast<uint32_t>(entries_.size()), &inserted);
+            if (!slot || !inserted) continue;  // first entry wins, as in the .bin
+            entries_.push(e);
+            continue;
+        }
+        // alias, symbols: "alias PATTERN MODULE"
+        std::string_view rest = line;
+        std::string_view word = next_token(rest, " \t");
+        std::string_view pattern = next_token(rest, " \t");
+        std::string_view module = next_token(rest, " \t");
+        if (word != "alias" || module.empty() || !next_token(rest, " \t").empty()) {
+            warn_line(shown, lineno, "expected 'alias PATTERN MODULE'");
+            continue;
+        }
+        std::string_view norm;
+        if (pattern.size() >= sizeof buf || !normalize_alias(pattern, buf, sizeof buf, &norm)) {
+            warn_line(shown, lineno, "unmatched bracket in alias");
+            continue;
+        }
+        e.key = norm == pattern ? pattern : arena_.dup(norm);
+        e.value = module;
+        uint32_t* prio = module_order.insert(module, static_cast<uint32_t>(module_order.size()));
+        if (!prio) continue;
+        e.priority = *prio;
+        size_t lit = literal_prefix(e.key);
+        uint32_t idx = static_cast<uint32_t>(entries_.size());
+        // Chains keep file order: head in the high half, tail in the low.
+        e.next = UINT32_MAX;
+        bool inserted = false;
+        uint64_t* chain = chains_.insert(e.key.substr(0, lit), (uint64_t(idx) << 32) | idx, &inserted);
+        if (!chain || !entries_.push(e)) continue;
+        if (!inserted) {
+            entries_[static_cast<uint32_t>(*chain)].next = idx;
+            *chain = (*chain & 0xFFFFFFFF00000000ull) | idx;
+        }
+        bool seen = false;
+        for (uint16_t l : prefix_lengths_) seen |= l == lit;
+        if (!seen && lit <= UINT16_MAX) prefix_lengths_.push(static_cast<uint16_t>(lit));
+    }
+}
+
+bool TextIndex::find(std::string_view key, std::string_view* value) const {
+    uint32_t* idx = by_key_.find(key);
+    if (!idx) return false;
+    *value = entries_[*idx].value;
+    return true;
+}
+
+void TextIndex::search(std::string_view key, Vec<IndexValue>& out) const {
+    if (kind_ == IndexKind::dep || kind_ == IndexKind::builtin) {
+        std::string_view v;
+        if (find(key, &v)) out.push({v, 0});
+        return;
+    }
+    for (uint16_t len : prefix_lengths_) {
+        if (len > key.size()) continue;
+        uint64_t* chain = chains_.find(key.substr(0, len));
+        for (uint32_t k = chain ? static_cast<uint32_t>(*chain >> 32) : UINT32_MAX; k != UINT32_MAX; k = entries_[k].next) {
+            const Entry& e = entries_[k];
+            if (e.key.size() == len ? e.key == key : glob_match(e.key, key))
+                insert_by_priority(out, {e.value, e.priority});
+        }
+    }
+}
+
+void TextIndex::dump(std::string_view prefix, OutBuf& out) const {
+    Vec<uint32_t> order;
+    if (!order.reserve(entries_.size())) return;
+    for (uint32_t i = 0; i < entries_.size(); ++i) order.push(i);
+    // Trie order: keys byte by byte, then priority.
+    std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+        const Entry& x = entries_[a];
+        const Entry& y = entries_[b];
+        if (x.key != y.key) return x.key < y.key;
+        if (x.priority != y.priority) return x.priority < y.priority;
+        return a < b;
+    });
+    for (uint32_t i : order) out.put(prefix).put(entries_[i].key).put(' ').put(entries_[i].value).put('\n');
+}
+
+} // namespace earlymod

@@ -1,0 +1,293 @@
+// The library's operations, following kmod's modprobe step by step
+// (libkmod-module.c: kmod_module_probe_insert_module; tools/modprobe.c:
+// rmmod_do_module), so that the command front end is a thin layer.
+#include "earlymod/earlymod.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <new>
+
+#include "earlymod/output.h"
+#include "earlymod/text.h"
+
+namespace earlymod {
+
+Context::~Context() {
+    delete owned_kernel_;
+}
+
+Error Context::open(const Options& options) {
+    options_ = &options;
+    root_ = FsRoot(options.sysroot);
+
+    // kmod: with -d or -S the dir is ROOT/lib/modules/KVER, otherwise
+    // /lib/modules/$(uname -r); a relative dir is taken from the cwd.
+    struct utsname u;
+    std::string_view kver = options.kernel_release;
+    if (kver.empty()) {
+        if (uname(&u) < 0) return Error::make(errno, "uname() failed: %s", strerror(errno));
+        kver = u.release;
+    }
+    char cwd[4096] = "";
+    std::string_view rootdir = options.root_dir;
+    if (!rootdir.empty() && rootdir[0] != '/') {
+        if (!getcwd(cwd, sizeof cwd)) return Error::make(errno, "getcwd() failed: %s", strerror(errno));
+    }
+    int n = snprintf(moddir_shown_buf_, sizeof moddir_shown_buf_, "%s%s%.*s/lib/modules/%.*s", cwd,
+                     cwd[0] ? "/" : "", static_cast<int>(rootdir.size()), rootdir.data(),
+                     static_cast<int>(kver.size()), kver.data());
+    if (n < 0 || static_cast<size_t>(n) >= sizeof moddir_shown_buf_)
+        return Error::make(ENAMETOOLONG, "modules directory path too long");
+    moddir_shown_ = {moddir_shown_buf_, static_cast<size_t>(n)};
+    if (!root_.host_path(moddir_shown_, moddir_host_buf_, sizeof moddir_host_buf_))
+        return Error::make(ENAMETOOLONG, "modules directory path too long");
+
+    config_.load(root_, options.config_paths, options.n_config_paths, moddir_shown_, options.cmdline);
+    index_error_ = resolver_.open({moddir_shown_, moddir_host_buf_}, &config_);
+    if (index_error_.ok()) index_error_ = resolver_.check_indexes();
+
+    kernel_ = options.kernel;
+    if (!kernel_) {
+        owned_kernel_ = new (std::nothrow) LinuxKernel(root_);
+        if (!owned_kernel_) return Error::make(ENOMEM, "out of memory");
+        kernel_ = owned_kernel_;
+    }
+    if (memory_exhausted()) return Error::make(ENOMEM, "out of memory reading the configuration");
+    return {};
+}
+
+void Context::report(Action action, Module* m, std::string_view text, std::string_view params) {
+    if (options_->on_action) options_->on_action(options_->action_context, action, *m, text, params);
+}
+
+bool Context::in_kernel(Module* m) {
+    if (resolver_.is_builtin(m)) return true;
+    return kernel_->state(m->name) == ModuleState::live;
+}
+
+Error Context::insert(Module* m, std::string_view params) {
+    int nl = static_cast<int>(m->name.size());
+    if (m->path.empty() || m->unusable)
+        return Error::make(ENOENT, "could not find module by name='%.*s'", nl, m->name.data());
+    char host[4096];
+    if (!root_.host_path(m->path, host, sizeof host)) return Error::make(ENAMETOOLONG, "module path too long");
+    if (options_->load_function)
+        return options_->load_function(options_->load_context, *m, host, params, options_->load_flags);
+    return kernel_->load(host, m->path, params, options_->load_flags);
+}
+
+Error Context::run_command(Module* m, std::string_view type, std::string_view command, std::string_view params) {
+    int nl = static_cast<int>(m->name.size());
+    int tl = static_cast<int>(type.size());
+    // $CMDLINE_OPTS stands for the options the module would get.
+    Vec<char> cmd;
+    static constexpr std::string_view var = "$CMDLINE_OPTS";
+    for (size_t i = 0; i < command.size();) {
+        if (command.substr(i, var.size()) == var) {
+            for (char c : params) cmd.push(c);
+            i += var.size();
+        } else {
+            cmd.push(command[i++]);
+        }
+    }
+    if (!cmd.push('\0')) return Error::make(ENOMEM, "out of memory");
+    if (access("/bin/sh", X_OK) != 0)
+        return Error::make(ENOENT, "cannot run %.*s command for %.*s: /bin/sh is missing", tl, type.data(), nl,
+                           m->name.data());
+    char name[256];
+    snprintf(name, sizeof name, "%.*s", nl, m->name.data());
+    setenv("MODPROBE_MODULE", name, 1);
+    int rc = system(cmd.data());
+    unsetenv("MODPROBE_MODULE");
+    if (rc == -1)
+        return Error::make(errno, "could not run %.*s command '%s' for module %.*s: %s", tl, type.data(),
+                           cmd.data(), nl, m->name.data(), strerror(errno));
+    if (WIFEXITED(rc) && WEXITSTATUS(rc) != 0)
+        return Error::make(EINVAL, "Error running %.*s command '%s' for module %.*s: retcode %d", tl, type.data(),
+                           cmd.data(), nl, m->name.data(), WEXITSTATUS(rc));
+    if (!WIFEXITED(rc))
+        return Error::make(EINVAL, "%.*s command '%s' for module %.*s was killed", tl, type.data(), cmd.data(),
+                           nl, m->name.data());
+    return {};
+}
+
+Error Context::probe(Module* target, std::string_view params) {
+    const Options& o = *options_;
+    if (!o.ignore_status && in_kernel(target)) {
+        if (o.first_time)
+            return Error::make(EEXIST, "could not insert '%.*s': Module already in kernel",
+                               static_cast<int>(target->name.size()), target->name.data());
+        return {};
+    }
+    // The blacklist applies to modules reached through an alias, and to
+    // every module with -b.
+    if ((target->has_alias || o.use_blacklist) && resolver_.is_blacklisted(target)) {
+        log_message(log_info, "module %.*s is blacklisted", static_cast<int>(target->name.size()),
+                    target->name.data());
+        return {};
+    }
+    Vec<Module*> list;
+    resolver_.probe_list(target, o.ignore_commands, list);
+    if (memory_exhausted()) return Error::make(ENOMEM, "out of memory resolving %.*s",
+                                               static_cast<int>(target->name.size()), target->name.data());
+    Error err;
+    Vec<char> opts;
+    for (Module* m : list) {
+        if (!o.ignore_status && in_kernel(m)) {
+            err = Error::make(EEXIST, "could not insert '%.*s': Module already in kernel",
+                              static_cast<int>(m->name.size()), m->name.data());
+        } else {
+            // Configured options, then (for the target only) the caller's;
+            // kmod joins them with a blank even when the second is empty.
+            std::string_view conf = resolver_.options(m);
+            std::string_view extra = m == target ? params : std::string_view{};
+            opts.clear();
+            for (char c : conf) opts.push(c);
+            if (!conf.empty()) opts.push(' ');
+            for (char c : extra) opts.push(c);
+            std::string_view joined(opts.data() ? opts.data() : "", opts.size());
+            std::string_view command;
+            if (resolver_.install_command(m, &command) && !m->ignore_command) {
+                report(Action::install, m, command, joined);
+                if (!o.dry_run) err = run_command(m, "install", command, joined);
+            } else {
+                if (!m->path.empty() && !m->unusable) report(Action::insmod, m, m->path, joined);
+                else if (resolver_.is_builtin(m)) report(Action::builtin, m, m->name, joined);
+                if (!o.dry_run) err = insert(m, joined);
+            }
+        }
+        if (err.code() == EEXIST && m == target && o.first_time) break;
+        if (err.code() == EEXIST || !resolver_.is_required(m)) err = Error();
+        else if (!err.ok()) break;
+    }
+    return err;
+}
+
+static Error not_found(std::string_view name, std::string_view moddir) {
+    return Error::make(ENOENT, "Module %.*s not found in directory %.*s", static_cast<int>(name.size()), name.data(),
+                       static_cast<int>(moddir.size()), moddir.data());
+}
+
+Error Context::load(std::string_view name, std::string_view params) {
+    not_found_ = true;
+    if (!index_error_.ok()) return index_error_;
+    Vec<Module*> list;
+    if (options_->ignore_alias) {
+        if (Module* m = resolver_.lookup_name(name)) list.push(m);
+    } else {
+        Error e = resolver_.lookup(name, list);
+        if (!e.ok()) return not_found(name, moddir_shown_);
+    }
+    if (options_->ignore_builtin) {
+        size_t k = 0;
+        for (Module* m : list)
+            if (!resolver_.is_builtin(m)) list[k++] = m;
+        list.truncate(k);
+    }
+    if (list.empty()) return not_found(name, moddir_shown_);
+    not_found_ = false;
+    Error last;
+    for (Module* m : list) {
+        Error e = probe(m, params);
+        if (!e.ok()) {
+            if (e.code() == ENOENT && !m->path.empty())
+                e = Error::make(ENOENT, "could not insert '%.*s': Unknown symbol in module, or unknown parameter "
+                                "(see dmesg)", static_cast<int>(m->name.size()), m->name.data());
+            log_message(log_err, "%s", e.message());
+        }
+        last = e;
+    }
+    return last;
+}
+
+Error Context::dependencies(std::string_view name, Vec<std::string_view>& paths) {
+    if (!index_error_.ok()) return index_error_;
+    Vec<Module*> list;
+    if (options_->ignore_alias) {
+        if (Module* m = resolver_.lookup_name(name)) list.push(m);
+    } else {
+        Error e = resolver_.lookup(name, list);
+        if (!e.ok()) return e;
+    }
+    if (list.empty()) return not_found(name, moddir_shown_);
+    for (Module* target : list) {
+        Vec<Module*> plan;
+        resolver_.probe_list(target, options_->ignore_commands, plan);
+        for (Module* m : plan) {
+            std::string_view command;
+            if (resolver_.install_command(m, &command) && !m->ignore_command) continue;
+            if (!m->path.empty() && !m->unusable) paths.push(m->path);
+        }
+    }
+    return {};
+}
+
+// kmod's rmmod_do_module: post softdeps (reversed), the module itself,
+// then dependencies that nothing uses any more, then pre softdeps.
+Error Context::remove_module(Module* m, bool top) {
+    const Options& o = *options_;
+    int nl = static_cast<int>(m->name.size());
+    Vec<Module*> pre, post;
+    std::string_view command;
+    bool has_command = false;
+    if (!o.ignore_commands) {
+        resolver_.softdeps(m, pre, post);
+        has_command = resolver_.remove_command(m, &command);
+    }
+    if (!has_command && !o.ignore_status) {
+        if (resolver_.is_builtin(m)) {
+            if (!top) return {};
+            return Error::make(ENOENT, "Module %.*s is builtin.", nl, m->name.data());
+        }
+        if (kernel_->state(m->name) == ModuleState::absent) {
+            if (o.first_time) return Error::make(ENOENT, "Module %.*s is not in kernel.", nl, m->name.data());
+            return {};
+        }
+    }
+    for (size_t i = post.size(); i-- > 0;) remove_module(post[i], false);
+    if (!has_command && !o.ignore_status) {
+        long uses = kernel_->refcount(m->name);
+        if (uses > 0) return Error::make(EBUSY, "Module %.*s is in use.", nl, m->name.data());
+    }
+    Error err;
+    if (has_command) {
+        report(Action::remove, m, command, {});
+        if (!o.dry_run) err = run_command(m, "remove", command, {});
+    } else {
+        report(Action::rmmod, m, m->name, {});
+        if (!o.dry_run) err = kernel_->unload(m->name, false);
+    }
+    if (!err.ok()) return err;
+    if (!has_command) {
+        resolver_.load_deps(m);
+        for (uint32_t i = 0; i < m->n_deps; ++i) {
+            Module* d = m->deps[i];
+            if (kernel_->refcount(d->name) != 0) continue;
+            report(Action::rmmod, d, d->name, {});
+            if (!o.dry_run) kernel_->unload(d->name, false);
+        }
+    }
+    for (size_t i = pre.size(); i-- > 0;) remove_module(pre[i], false);
+    return {};
+}
+
+Error Context::unload(std::string_view name) {
+    if (!index_error_.ok()) return index_error_;
+    Vec<Module*> list;
+    Error e = resolver_.lookup(name, list);
+    if (!e.ok() || list.empty())
+        return Error::make(ENOENT, "Module %.*s not found.", static_cast<int>(name.size()), name.data());
+    Error err;
+    for (Module* m : list) {
+        err = remove_module(m, true);
+        if (!err.ok()) break;
+    }
+    return err;
+}
+
+} // namespace earlymod

@@ -1,0 +1,362 @@
+#include "earlymod/resolver.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "earlymod/output.h"
+#include "earlymod/text.h"
+
+namespace earlymod {
+
+Error Resolver::open(const ResolverPaths& paths, Config* config) {
+    paths_ = paths;
+    config_ = config;
+    char host[4096];
+    int n = snprintf(host, sizeof host, "%.*s", static_cast<int>(paths.moddir_host.size()), paths.moddir_host.data());
+    if (n < 0 || static_cast<size_t>(n) >= sizeof host)
+        return Error::make(ENAMETOOLONG, "modules directory path too long");
+    if (!is_directory(host)) {
+        int e = path_exists(host) ? ENOTDIR : errno;
+        if (!e) e = ENOENT;
+        return Error::make(e, "could not open modules directory %.*s: %s", static_cast<int>(paths.moddir_shown.size()),
+                           paths.moddir_shown.data(), strerror(e));
+    }
+    for (int k = 0; k < 5; ++k) indexes_[k].open(static_cast<IndexKind>(k), paths.moddir_host, paths.moddir_shown);
+    return {};
+}
+
+Error Resolver::check_indexes() const {
+    const IndexFile& dep = indexes_[static_cast<int>(IndexKind::dep)];
+    if (!dep.present())
+        return Error::make(ENOENT, "no module index in %.*s: neither modules.dep.bin nor modules.dep (run depmod)",
+                           static_cast<int>(paths_.moddir_shown.size()), paths_.moddir_shown.data());
+    return {};
+}
+
+// The pool key is "name" or "name\alias", as in kmod.
+Module* Resolver::get(std::string_view name, std::string_view alias, bool has_alias) {
+    char keybuf[4096];
+    std::string_view key = name;
+    if (has_alias) {
+        if (name.size() + alias.size() + 2 > sizeof keybuf) return nullptr;
+        memcpy(keybuf, name.data(), name.size());
+        keybuf[name.size()] = '\\';
+        memcpy(keybuf + name.size() + 1, alias.data(), alias.size());
+        key = {keybuf, name.size() + 1 + alias.size()};
+    }
+    if (Module** found = pool_.find(key)) return *found;
+    Module* m = arena_.make<Module>();
+    if (!m) return nullptr;
+    if (has_alias) {
+        std::string_view stored = arena_.dup(key);
+        m->name = stored.substr(0, name.size());
+        m->alias = stored.substr(name.size() + 1);
+        key = stored;
+    } else {
+        m->name = arena_.dup(name);
+        key = m->name;
+    }
+    m->has_alias = has_alias;
+    if (!pool_.insert(key, m) || !all_.push(m)) return nullptr;
+    return m;
+}
+
+Module* Resolver::from_path(std::string_view relpath) {
+    char buf[4096];
+    std::string_view base = path_basename(relpath);
+    if (base.empty() || base.size() >= sizeof buf) return nullptr;
+    Module* m = get(normalize_modname(base, buf, sizeof buf), {}, false);
+    if (!m) return nullptr;
+    if (m->relpath.empty()) {
+        m->relpath = relpath;
+        m->path = arena_.concat(paths_.moddir_shown, "/", relpath);
+    }
+    m->builtin = 0;
+    return m;
+}
+
+void Resolver::parse_dep_line(Module* m, std::string_view line) {
+    if (m->dep_done) return;
+    m->dep_done = true;
+    size_t colon = line.find(':');
+    if (colon == std::string_view::npos) return;
+    std::string_view relpath = line.substr(0, colon);
+    std::string_view shown = index(IndexKind::dep).shown_name();
+    if (!is_safe_relative_path(relpath)) {
+        log_message(log_err, "%.*s: refusing path '%.*s' of module %.*s: it leads outside the modules directory",
+                    static_cast<int>(shown.size()), shown.data(), static_cast<int>(relpath.size()), relpath.data(),
+                    static_cast<int>(m->name.size()), m->name.data());
+        m->unusable = true;
+        return;
+    }
+    if (m->relpath.empty()) {
+        m->relpath = relpath;
+        m->path = arena_.concat(paths_.moddir_shown, "/", relpath);
+    }
+    Vec<Module*> deps;
+    std::string_view rest = line.substr(colon + 1);
+    for (;;) {
+        std::string_view dep = next_token(rest, " \t");
+        if (dep.empty()) break;
+        if (!is_safe_relative_path(dep)) {
+            log_message(log_err,
+                        "%.*s: refusing dependency '%.*s' of module %.*s: it leads outside the modules directory",
+                        static_cast<int>(shown.size()), shown.data(), static_cast<int>(dep.size()), dep.data(),
+                        static_cast<int>(m->name.size()), m->name.data());
+            m->unusable = true;
+            return;
+        }
+        Module* d = from_path(dep);
+        if (!d) continue;
+        if (d == m) {
+            log_message(log_warning, "%.*s: module %.*s depends on itself; dependency ignored",
+                        static_cast<int>(shown.size()), shown.data(), static_cast<int>(m->name.size()),
+                        m->name.data());
+            continue;
+        }
+        deps.push(d);
+    }
+    // modules.dep lists users before what they use: load order is reversed.
+    if (!deps.empty()) {
+        m->deps = static_cast<Module**>(arena_.alloc(deps.size() * sizeof(Module*), alignof(Module*)));
+        if (!m->deps) return;
+        for (size_t i = 0; i < deps.size(); ++i) m->deps[i] = deps[deps.size() - 1 - i];
+        m->n_deps = static_cast<uint32_t>(deps.size());
+    }
+}
+
+void Resolver::load_deps(Module* m) {
+    if (m->dep_done) return;
+    std::string_view line;
+    if (index(IndexKind::dep).find(m->name, &line)) parse_dep_line(m, line);
+    else m->dep_done = true;
+}
+
+bool Resolver::is_builtin(Module* m) {
+    if (m->builtin < 0) {
+        std::string_view v;
+        m->builtin = index(IndexKind::builtin).find(m->name, &v) ? 1 : 0;
+    }
+    return m->builtin == 1;
+}
+
+bool Resolver::install_command(Module* m, std::string_view* command) {
+    if (!m->install_done) {
+        m->install_done = true;
+        m->has_install = config_->install_for(m->name, &m->install);
+    }
+    *command = m->install;
+    return m->has_install;
+}
+
+bool Resolver::remove_command(Module* m, std::string_view* command) {
+    if (!m->remove_done) {
+        m->remove_done = true;
+        m->has_remove = config_->remove_for(m->name, &m->remove);
+    }
+    *command = m->remove;
+    return m->has_remove;
+}
+
+std::string_view Resolver::options(Module* m) {
+    if (m->options_done) return m->options;
+    m->options_done = true;
+    Vec<char> joined;
+    for (const ConfigOptions& o : config_->options) {
+        if (o.module != m->name && !(m->has_alias && o.module == m->alias)) continue;
+        if (o.options.empty()) continue;
+        if (!joined.empty()) joined.push(' ');
+        for (char c : o.options) joined.push(c);
+    }
+    if (!joined.empty()) m->options = arena_.dup(std::string_view(joined.data(), joined.size()));
+    return m->options;
+}
+
+bool Resolver::is_blacklisted(const Module* m) const {
+    return config_->is_blacklisted(m->name);
+}
+
+void Resolver::softdeps(Module* m, Vec<Module*>& pre, Vec<Module*>& post) {
+    if (!m->softdeps_done) {
+        m->softdeps_done = true;
+        if (const ConfigSoftdep* d = config_->softdep_for(m->name)) {
+            auto resolve = [&](const std::string_view* names, uint32_t n, Module*** arr, uint32_t* count) {
+                Vec<Module*> found;
+                for (uint32_t i = 0; i < n; ++i) {
+                    Error err = lookup(names[i], found);
+                    if (!err.ok())
+                        log_message(log_err, "failed to lookup soft dependency '%.*s', continuing anyway.",
+                                    static_cast<int>(names[i].size()), names[i].data());
+                }
+                if (found.empty()) return;
+                *arr = static_cast<Module**>(arena_.alloc(found.size() * sizeof(Module*), alignof(Module*)));
+                if (!*arr) return;
+                memcpy(*arr, found.data(), found.size() * sizeof(Module*));
+                *count = static_cast<uint32_t>(found.size());
+            };
+            resolve(d->pre, d->n_pre, &m->pre, &m->n_pre);
+            resolve(d->post, d->n_post, &m->post, &m->n_post);
+        }
+    }
+    for (uint32_t i = 0; i < m->n_pre; ++i) pre.push(m->pre[i]);
+    for (uint32_t i = 0; i < m->n_post; ++i) post.push(m->post[i]);
+}
+
+Error Resolver::lookup(std::string_view given, Vec<Module*>& out) {
+    char buf[4096];
+    std::string_view name;
+    if (given.size() >= sizeof buf || !normalize_alias(given, buf, sizeof buf, &name))
+        return Error::make(EINVAL, "invalid module name or alias '%.*s'", static_cast<int>(given.size()),
+                           given.data());
+    size_t start = out.size();
+
+    // 1. modprobe.d aliases.
+    for (const ConfigAlias& a : config_->aliases)
+        if (glob_match(a.pattern, name))
+            if (Module* m = get(a.module, a.pattern, true)) out.push(m);
+    if (out.size() > start) return {};
+
+    // 2. modules.dep by name.
+    if (name.find(':') == std::string_view::npos) {
+        std::string_view line;
+        if (index(IndexKind::dep).find(name, &line)) {
+            char nbuf[4096];
+            if (Module* m = get(normalize_modname(name, nbuf, sizeof nbuf), {}, false)) {
+                out.push(m);
+                parse_dep_line(m, line);
+                return {};
+            }
+        }
+    }
+
+    Vec<IndexValue> values;
+    auto add_aliased = [&](int8_t builtin) {
+        for (const IndexValue& v : values) {
+            Module* m = get(v.value, name, true);
+            if (!m) continue;
+            if (builtin >= 0) m->builtin = builtin;
+            out.push(m);
+        }
+    };
+
+    // 3. symbol:NAME.
+    if (starts_with(name, "symbol:")) {
+        index(IndexKind::symbols).search(name, values);
+        add_aliased(-1);
+        if (out.size() > start) return {};
+    }
+
+    // 4. install, then remove commands for exactly this name.
+    for (const Vec<ConfigCommand>* list : {&config_->install, &config_->remove}) {
+        for (const ConfigCommand& c : *list) {
+            if (c.module != name) continue;
+            char nbuf[4096];
+            Module* m = get(normalize_modname(c.module, nbuf, sizeof nbuf), {}, false);
+            if (!m) break;
+            if (list == &config_->install) {
+                m->install_done = m->has_install = true;
+                m->install = c.command;
+            } else {
+                m->remove_done = m->has_remove = true;
+                m->remove = c.command;
+            }
+            out.push(m);
+            return {};
+        }
+    }
+
+    // 5. modules.alias.
+    values.clear();
+    index(IndexKind::alias).search(name, values);
+    add_aliased(-1);
+    if (out.size() > start) return {};
+
+    // 6. modules.builtin by name.
+    std::string_view v;
+    if (index(IndexKind::builtin).find(name, &v)) {
+        char nbuf[4096];
+        if (Module* m = get(normalize_modname(name, nbuf, sizeof nbuf), {}, false)) {
+            m->builtin = 1;
+            out.push(m);
+        }
+        return {};
+    }
+
+    // 7. modules.builtin.alias.
+    values.clear();
+    index(IndexKind::builtin_alias).search(name, values);
+    add_aliased(1);
+    return {};
+}
+
+Module* Resolver::lookup_name(std::string_view name) {
+    char nbuf[4096];
+    std::string_view norm = normalize_modname(name, nbuf, sizeof nbuf);
+    std::string_view line;
+    if (index(IndexKind::dep).find(norm, &line)) {
+        Module* m = get(norm, {}, false);
+        if (m) parse_dep_line(m, line);
+        return m;
+    }
+    std::string_view v;
+    if (index(IndexKind::builtin).find(norm, &v)) {
+        Module* m = get(norm, {}, false);
+        if (m) m->builtin = 1;
+        return m;
+    }
+    return nullptr;
+}
+
+void Resolver::fill_softdeps(Module* m, Vec<Module*>& out) {
+    Vec<Module*> pre, post;
+    softdeps(m, pre, post);
+    for (Module* p : pre) collect(p, false, false, out);
+    out.push(m);
+    m->ignore_command = !pre.empty() || !post.empty();
+    for (Module* p : post) collect(p, false, false, out);
+}
+
+void Resolver::collect(Module* m, bool required, bool ignore_commands, Vec<Module*>& out) {
+    if (m->visited == generation_) return;
+    m->visited = generation_;
+    load_deps(m);
+    if (required) {
+        // Mark the target and its hard deps before any softdep can visit them.
+        m->required = generation_;
+        for (uint32_t i = 0; i < m->n_deps; ++i) {
+            Module* d = m->deps[i];
+            d->required = generation_;
+            warn_if_cycle(m, d);
+        }
+    }
+    for (uint32_t i = 0; i < m->n_deps; ++i) fill_softdeps(m->deps[i], out);
+    if (ignore_commands) {
+        out.push(m);
+        m->ignore_command = true;
+    } else {
+        fill_softdeps(m, out);
+    }
+}
+
+// modules.dep lists every module's full dependency closure, so resolution
+// never loops on a cycle; but a cycle means the modules can never load.
+void Resolver::warn_if_cycle(Module* m, Module* d) {
+    load_deps(d);
+    for (uint32_t j = 0; j < d->n_deps; ++j) {
+        if (d->deps[j] != m || d->cycle_reported) continue;
+        d->cycle_reported = m->cycle_reported = true;
+        std::string_view shown = index(IndexKind::dep).shown_name();
+        log_message(log_err, "%.*s: dependency cycle: %.*s needs %.*s, which needs %.*s",
+                    static_cast<int>(shown.size()), shown.data(), static_cast<int>(m->name.size()),
+                    m->name.data(), static_cast<int>(d->name.size()), d->name.data(),
+                    static_cast<int>(m->name.size()), m->name.data());
+    }
+}
+
+void Resolver::probe_list(Module* target, bool ignore_commands, Vec<Module*>& out) {
+    ++generation_;
+    collect(target, true, ignore_commands, out);
+}
+
+} // namespace earlymod

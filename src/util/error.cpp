@@ -1,0 +1,18 @@
+#include "earlymod/error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+namespace earlymod {
+
+Error Error::make(int code, const char* fmt, ...) {
+    Error e;
+    e.code_ = code ? code : 1;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e.message_, sizeof e.message_, fmt, ap);
+    va_end(ap);
+    return e;
+}
+
+} // namespace earlymod

@@ -1,0 +1,116 @@
+#include "earlymod/files.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace earlymod {
+
+FsRoot::FsRoot(std::string_view prefix) : prefix_(prefix) {
+    while (prefix_.size() > 1 && prefix_.back() == '/') prefix_.remove_suffix(1);
+    if (prefix_ == "/") prefix_ = {};
+}
+
+bool FsRoot::host_path(std::string_view inside, char* buf, size_t cap) const {
+    size_t n = 0;
+    if (!inside.empty() && inside[0] == '/') {
+        if (prefix_.size() >= cap) return false;
+        memcpy(buf, prefix_.data(), prefix_.size());
+        n = prefix_.size();
+    }
+    if (n + inside.size() >= cap) return false;
+    memcpy(buf + n, inside.data(), inside.size());
+    buf[n + inside.size()] = '\0';
+    return true;
+}
+
+MappedFile& MappedFile::operator=(MappedFile&& o) noexcept {
+    if (this != &o) {
+        this->~MappedFile();
+        data_ = o.data_;
+        size_ = o.size_;
+        mapped_ = o.mapped_;
+        open_ = o.open_;
+        o.data_ = nullptr;
+        o.size_ = 0;
+        o.mapped_ = false;
+        o.open_ = false;
+    }
+    return *this;
+}
+
+MappedFile::~MappedFile() {
+    if (mapped_) munmap(const_cast<char*>(data_), size_);
+    data_ = nullptr;
+    size_ = 0;
+    mapped_ = false;
+    open_ = false;
+}
+
+Error MappedFile::open(const char* host, std::string_view shown) {
+    this->~MappedFile();
+    int fd = ::open(host, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        return Error::make(e, "could not open %.*s: %s", static_cast<int>(shown.size()), shown.data(), strerror(e));
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        int e = errno;
+        close(fd);
+        return Error::make(e, "could not stat %.*s: %s", static_cast<int>(shown.size()), shown.data(), strerror(e));
+    }
+    if (S_ISDIR(st.st_mode)) {
+        close(fd);
+        return Error::make(EISDIR, "%.*s is a directory, not a file", static_cast<int>(shown.size()), shown.data());
+    }
+    if (st.st_size > 0) {
+        void* p = mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED) {
+            int e = errno;
+            close(fd);
+            return Error::make(e, "could not map %.*s: %s", static_cast<int>(shown.size()), shown.data(), strerror(e));
+        }
+        data_ = static_cast<const char*>(p);
+        size_ = static_cast<size_t>(st.st_size);
+        mapped_ = true;
+    }
+    close(fd);
+    open_ = true;
+    return {};
+}
+
+long read_small_file(const char* host, char* buf, size_t cap) {
+    int fd = ::open(host, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    size_t n = 0;
+    while (n + 1 < cap) {
+        ssize_t r = read(fd, buf + n, cap - 1 - n);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            int e = errno;
+            close(fd);
+            return -e;
+        }
+        if (r == 0) break;
+        n += static_cast<size_t>(r);
+    }
+    close(fd);
+    buf[n] = '\0';
+    return static_cast<long>(n);
+}
+
+bool path_exists(const char* host) {
+    struct stat st;
+    return stat(host, &st) == 0;
+}
+
+bool is_directory(const char* host) {
+    struct stat st;
+    return stat(host, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+} // namespace earlymod

@@ -1,0 +1,86 @@
+#include "earlymod/memory.h"
+
+namespace earlymod {
+
+namespace {
+bool g_exhausted = false;
+constexpr size_t chunk_size = 64 * 1024;
+} // namespace
+
+bool memory_exhausted() { return g_exhausted; }
+void note_memory_exhausted() { g_exhausted = true; }
+
+Arena::~Arena() {
+    while (head_) {
+        Chunk* next = head_->next;
+        free(head_);
+        head_ = next;
+    }
+}
+
+void* Arena::alloc(size_t size, size_t align) {
+    size_t header = (sizeof(Chunk) + alignof(max_align_t) - 1) & ~(alignof(max_align_t) - 1);
+    if (head_) {
+        size_t at = (head_->used + align - 1) & ~(align - 1);
+        if (at + size <= head_->size) {
+            head_->used = at + size;
+            char* p = reinterpret_cast<char*>(head_) + at;
+            memset(p, 0, size);
+            return p;
+        }
+    }
+    // Large requests get a chunk of their own so that the current chunk's
+    // free tail is not wasted.
+    size_t want = header + size + align;
+    size_t csize = want > chunk_size ? want : chunk_size;
+    Chunk* c = static_cast<Chunk*>(malloc(csize));
+    if (!c) {
+        note_memory_exhausted();
+        return nullptr;
+    }
+    c->size = csize;
+    c->used = header;
+    if (want > chunk_size && head_) {
+        // Keep the current chunk at the head: it still has room.
+        c->next = head_->next;
+        head_->next = c;
+    } else {
+        c->next = head_;
+        head_ = c;
+    }
+    size_t at = (c->used + align - 1) & ~(align - 1);
+    c->used = at + size;
+    char* p = reinterpret_cast<char*>(c) + at;
+    memset(p, 0, size);
+    return p;
+}
+
+std::string_view Arena::dup(std::string_view s) {
+    return concat(s, {});
+}
+
+std::string_view Arena::concat(std::string_view a, std::string_view b,
+                               std::string_view c, std::string_view d) {
+    size_t n = a.size() + b.size() + c.size() + d.size();
+    char* p = static_cast<char*>(alloc(n + 1, 1));
+    if (!p) return {};
+    char* q = p;
+    for (std::string_view s : {a, b, c, d}) {
+        if (!s.empty()) memcpy(q, s.data(), s.size());
+        q += s.size();
+    }
+    *q = '\0';
+    return {p, n};
+}
+
+// FNV-1a: short keys, good spread, tiny code.
+uint32_t hash_bytes(std::string_view s) {
+    uint32_t h = 2166136261u;
+    for (unsigned char c : s) {
+        h ^= c;
+        h *= 16777619u;
+    }
+    return h;
+}
+
+} // namespace earlymod
