@@ -30,6 +30,7 @@ class OutBuf;
 struct ConfigAlias {
     std::string_view pattern;   // glob, underscore-normalised
     std::string_view module;
+    bool glob;                  // pattern has wildcards (else: plain compare)
 };
 
 struct ConfigOptions {
@@ -40,6 +41,7 @@ struct ConfigOptions {
 struct ConfigCommand {
     std::string_view module;    // glob
     std::string_view command;   // shell command, $CMDLINE_OPTS unexpanded
+    bool glob;
 };
 
 struct ConfigSoftdep {
@@ -48,7 +50,12 @@ struct ConfigSoftdep {
     const std::string_view* post;
     uint32_t n_pre;
     uint32_t n_post;
+    bool glob;
 };
+
+// A configuration name against a module name: fnmatch() for patterns, a
+// plain comparison otherwise (most entries; far cheaper).
+bool config_name_matches(std::string_view pattern, bool glob, std::string_view name);
 
 // The default modprobe.d directories, highest precedence first.
 extern const char* const default_modprobe_dirs[];
@@ -90,9 +97,15 @@ public:
 
 private:
     void parse_line(char* line, size_t len, std::string_view shown, unsigned lineno);
+    void index_softdeps() const;
     void add_softdep(std::string_view module, std::string_view spec);
 
     Arena arena_;
+    // Built on first use: plain softdep names -> first entry, so that a
+    // lookup does not scan every softdep line (modules.softdep has many).
+    mutable StrMap<uint32_t> softdep_by_name_;
+    mutable Vec<uint32_t> softdep_globs_;
+    mutable size_t softdeps_indexed_ = 0;
 };
 
 } // namespace earlymod

@@ -125,6 +125,8 @@ private:
     char moddir_host_buf_[4096] = {};
     std::string_view moddir_shown_;
     bool not_found_ = false;
+    Vec<Module*> scratch_list_;   // reused by probe(): no allocation per module
+    Vec<char> scratch_opts_;
 };
 
 } // namespace earlymod

@@ -57,10 +57,16 @@ public:
 
 private:
     struct Node;
+    struct Subject;
     bool read_node(uint32_t ref, uint32_t parent_offset, Node* node);
     void search_all(const Node& node, size_t j, char* buf, size_t used, std::string_view subkey,
                     Vec<IndexValue>& out, int depth);
     void search_node(Node node, std::string_view key, Vec<IndexValue>& out);
+    struct KeyBits {
+        uint64_t w[4];  // a set of positions 0..255 in the query
+    };
+    void search_nfa(const Node& node, size_t j, KeyBits set, char* buf, size_t used, const Subject& sub,
+                    size_t entry, Vec<IndexValue>& out, int depth);
     void add_values(const Node& node, Vec<IndexValue>& out);
     void dump_node(const Node& node, char* buf, size_t used, OutBuf& out, int depth);
 

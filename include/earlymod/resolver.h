@@ -45,7 +45,6 @@ struct Module {
     bool dep_done = false;
     bool unusable = false;          // bad entry in modules.dep: never loaded
     std::string_view relpath;       // as in modules.dep ("kernel/fs/xfs/xfs.ko")
-    std::string_view path;          // dirname + "/" + relpath, as shown
     Module** deps = nullptr;        // hard dependencies, in load order
     uint32_t n_deps = 0;
 
@@ -104,6 +103,11 @@ public:
     // fails the probe; softdep failures do not).
     bool is_required(const Module* m) const { return m->required == generation_; }
 
+    // The module's file, as shown: "<moddir>/<relpath>", written into buf.
+    // Empty for a module without a file (builtin, install-only, refused).
+    std::string_view path(const Module* m, char* buf, size_t cap) const;
+    bool has_file(const Module* m) const { return !m->relpath.empty() && !m->unusable; }
+
     // Lazily computed facts about a module.
     void load_deps(Module* m);
     bool is_builtin(Module* m);
@@ -127,6 +131,7 @@ private:
     void parse_dep_line(Module* m, std::string_view line);
     void collect(Module* m, bool required, bool ignore_commands, Vec<Module*>& out);
     void fill_softdeps(Module* m, Vec<Module*>& out);
+    void resolve_softdeps(Module* m);
     void warn_if_cycle(Module* m, Module* d);
 
     ResolverPaths paths_;
@@ -134,6 +139,7 @@ private:
     IndexFile indexes_[5];
     Arena arena_;
     StrMap<Module*> pool_;
+    Vec<Module*> scratch_deps_;
     Vec<Module*> all_;
     uint32_t generation_ = 0;
 };

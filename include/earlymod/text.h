@@ -27,7 +27,7 @@ bool underscores_in_place(char* s, size_t len);
 // contain any bytes but NUL.
 bool glob_match(std::string_view pattern, std::string_view s);
 
-// True if s has a glob metacharacter (*, ? or [).
+// True if s has a glob metacharacter (*, ?, [ or the escape \\).
 bool has_glob(std::string_view s);
 
 // The last path component ("a/b/c.ko" -> "c.ko").

@@ -73,7 +73,8 @@ void Config::parse_line(char* line, size_t len, std::string_view shown, unsigned
         char* pattern = word();
         char* module = word();
         if (normalize_word(pattern) && normalize_word(module)) {
-            aliases.push({arena_.dup(pattern), arena_.dup(module)});
+            std::string_view pat = arena_.dup(pattern);
+            aliases.push({pat, arena_.dup(module), has_glob(pat)});
             return;
         }
     } else if (strcmp(cmd, "blacklist") == 0) {
@@ -95,7 +96,8 @@ void Config::parse_line(char* line, size_t len, std::string_view shown, unsigned
         char* module = word();
         char* command = module ? rest() : nullptr;
         if (normalize_word(module) && command) {
-            (cmd[0] == 'i' ? install : remove).push({arena_.dup(module), arena_.dup(command)});
+            std::string_view mod = arena_.dup(module);
+            (cmd[0] == 'i' ? install : remove).push({mod, arena_.dup(command), has_glob(mod)});
             return;
         }
     } else if (strcmp(cmd, "softdep") == 0) {
@@ -131,7 +133,7 @@ void Config::add_softdep(std::string_view module, std::string_view spec) {
         else if (mode == post) posts.push(arena_.dup(tok));
     }
     ConfigSoftdep d{module, nullptr, nullptr, static_cast<uint32_t>(pres.size()),
-                    static_cast<uint32_t>(posts.size())};
+                    static_cast<uint32_t>(posts.size()), has_glob(module)};
     auto copy = [&](Vec<std::string_view>& v) -> const std::string_view* {
         if (v.empty()) return nullptr;
         auto* arr = static_cast<std::string_view*>(arena_.alloc(v.size() * sizeof(std::string_view),
@@ -145,21 +147,42 @@ void Config::add_softdep(std::string_view module, std::string_view spec) {
     softdeps.push(d);
 }
 
+bool config_name_matches(std::string_view pattern, bool glob, std::string_view name) {
+    return glob ? glob_match(pattern, name) : pattern == name;
+}
+
 bool Config::is_blacklisted(std::string_view module) const {
     for (std::string_view b : blacklist)
         if (b == module) return true;
     return false;
 }
 
+void Config::index_softdeps() const {
+    for (; softdeps_indexed_ < softdeps.size(); ++softdeps_indexed_) {
+        const ConfigSoftdep& d = softdeps[softdeps_indexed_];
+        uint32_t i = static_cast<uint32_t>(softdeps_indexed_);
+        if (d.glob) softdep_globs_.push(i);
+        else softdep_by_name_.insert(d.module, i);  // keeps the first
+    }
+}
+
 const ConfigSoftdep* Config::softdep_for(std::string_view module) const {
-    for (const ConfigSoftdep& d : softdeps)
-        if (glob_match(d.module, module)) return &d;
-    return nullptr;
+    index_softdeps();
+    uint32_t best = UINT32_MAX;
+    if (uint32_t* i = softdep_by_name_.find(module)) best = *i;
+    for (uint32_t i : softdep_globs_) {
+        if (i >= best) break;
+        if (glob_match(softdeps[i].module, module)) {
+            best = i;
+            break;
+        }
+    }
+    return best == UINT32_MAX ? nullptr : &softdeps[best];
 }
 
 static bool first_command(const Vec<ConfigCommand>& list, std::string_view module, std::string_view* command) {
     for (const ConfigCommand& c : list) {
-        if (glob_match(c.module, module)) {
+        if (config_name_matches(c.module, c.glob, module)) {
             *command = c.command;
             return true;
         }

@@ -362,7 +362,7 @@ const char* compressed_block(Ctx& c, const u8* in, size_t n, Out& out, size_t fr
     size_t regen, pos;
     const u8* lits;
     if (type < 2) { // raw or RLE
-        size_t hs = (sf & 1) ? sf : 1;
+        size_t hs = (sf & 1) ? 2 + (sf >> 1) : 1; // size format 1: 2 bytes, 3: 3 bytes
         if (n < hs + (type == 1))
             return kTrunc;
         regen = hs == 1 ? in[0] >> 3 : hs == 2 ? (in[0] >> 4) + ((size_t)in[1] << 4)

@@ -114,6 +114,110 @@ bool for_each_value(const unsigned char* p, uint32_t count, const unsigned char*
 }
 } // namespace
 
+// Matching under a wildcard, kmod's way, is "enumerate every pattern in
+// the subtree and fnmatch() each": thousands of calls for one modalias.
+// Instead the walk carries the set of key positions that the pattern text
+// so far can have consumed (an NFA over the key, as a bitset) and prunes a
+// subtree as soon as that set is empty. It visits subtrees in kmod's order,
+// so results come out in the same order. Bracket expressions, escapes and
+// non-ASCII bytes are left to the enumerate-and-fnmatch walk.
+struct BinIndex::Subject {
+    static constexpr size_t max_len = 255;  // bits 0..255
+    using Bits = KeyBits;
+    std::string_view key;
+    uint8_t slot[128];   // char -> 1 + index into masks, 0 if absent from key
+    Bits masks[64];      // positions holding that char
+    Bits valid;          // positions 0..n-1 (a character can be consumed)
+    unsigned n;
+
+    bool init(std::string_view k) {
+        if (k.size() > max_len) return false;
+        key = k;
+        n = static_cast<unsigned>(k.size());
+        memset(slot, 0, sizeof slot);
+        valid = Bits{};
+        unsigned count = 0;
+        for (unsigned i = 0; i < n; ++i) {
+            unsigned char c = static_cast<unsigned char>(k[i]);
+            if (c >= 128) return false;
+            if (!slot[c]) {
+                if (count == 64) return false;
+                masks[count] = Bits{};
+                slot[c] = static_cast<uint8_t>(++count);
+            }
+            Bits& m = masks[slot[c] - 1];
+            m.w[i >> 6] |= uint64_t(1) << (i & 63);
+            valid.w[i >> 6] |= uint64_t(1) << (i & 63);
+        }
+        return true;
+    }
+    static bool empty(const Bits& b) { return !(b.w[0] | b.w[1] | b.w[2] | b.w[3]); }
+    static Bits single(unsigned i) {
+        Bits b{};
+        b.w[i >> 6] = uint64_t(1) << (i & 63);
+        return b;
+    }
+    static Bits shift1(Bits b) {
+        Bits r;
+        r.w[3] = (b.w[3] << 1) | (b.w[2] >> 63);
+        r.w[2] = (b.w[2] << 1) | (b.w[1] >> 63);
+        r.w[1] = (b.w[1] << 1) | (b.w[0] >> 63);
+        r.w[0] = b.w[0] << 1;
+        return r;
+    }
+    // The positions reachable after the pattern character c.
+    Bits step(const Bits& b, unsigned char c) const {
+        Bits r{};
+        if (c == '*') {
+            int low = -1;
+            for (int k = 0; k < 4 && low < 0; ++k)
+                if (b.w[k]) low = k * 64 + __builtin_ctzll(b.w[k]);
+            if (low < 0) return r;
+            for (unsigned i = static_cast<unsigned>(low); i <= n; ++i) r.w[i >> 6] |= uint64_t(1) << (i & 63);
+            return r;
+        }
+        const Bits* m = &valid;
+        if (c != '?') {
+            if (!slot[c]) return r;
+            m = &masks[slot[c] - 1];
+        }
+        for (int k = 0; k < 4; ++k) r.w[k] = b.w[k] & m->w[k];
+        return shift1(r);
+    }
+    bool accepts(const Bits& b) const { return (b.w[n >> 6] >> (n & 63)) & 1; }
+    static bool needs_enumeration(unsigned char c) { return c == '[' || c == '\\' || c >= 128; }
+};
+
+void BinIndex::search_nfa(const Node& node, size_t j, KeyBits set, char* buf, size_t used,
+                          const Subject& sub, size_t entry, Vec<IndexValue>& out, int depth) {
+    if (depth > max_depth || used + (node.prefix.size() - j) + 1 >= max_key) {
+        corrupt_ = true;
+        return;
+    }
+    for (size_t k = j; k < node.prefix.size(); ++k) {
+        unsigned char c = static_cast<unsigned char>(node.prefix[k]);
+        if (Subject::needs_enumeration(c)) {
+            search_all(node, k, buf, used, sub.key.substr(entry), out, depth);
+            return;
+        }
+        buf[used++] = static_cast<char>(c);
+        set = sub.step(set, c);
+        if (Subject::empty(set)) return;
+    }
+    for (unsigned ch = node.first; ch <= node.last; ++ch) {
+        Node child;
+        if (!read_node(be32(node.children + 4 * (ch - node.first)), node.offset, &child)) continue;
+        buf[used] = static_cast<char>(ch);
+        if (Subject::needs_enumeration(static_cast<unsigned char>(ch))) {
+            search_all(child, 0, buf, used + 1, sub.key.substr(entry), out, depth + 1);
+            continue;
+        }
+        Subject::Bits next = sub.step(set, static_cast<unsigned char>(ch));
+        if (!Subject::empty(next)) search_nfa(child, 0, next, buf, used + 1, sub, entry, out, depth + 1);
+    }
+    if (node.value_count > 0 && sub.accepts(set)) add_values(node, out);
+}
+
 bool BinIndex::find(std::string_view key, std::string_view* value) {
     Node node;
     if (!read_node(root_, UINT32_MAX, &node)) return false;
@@ -170,24 +274,37 @@ void BinIndex::search_all(const Node& node, size_t j, char* buf, size_t used, st
 // child on the way, as kmod does.
 void BinIndex::search_node(Node node, std::string_view key, Vec<IndexValue>& out) {
     char buf[max_key];
+    Subject sub;
+    bool nfa = sub.init(key);
+    // Enters the subtree below a wildcard that starts at key position at.
+    auto wild = [&](const Node& n, size_t j, size_t at, size_t used) {
+        if (nfa && !Subject::needs_enumeration(static_cast<unsigned char>(buf[0]))) {
+            Subject::Bits set = sub.step(Subject::single(static_cast<unsigned>(at)),
+                                         static_cast<unsigned char>(buf[0]));
+            if (!Subject::empty(set)) search_nfa(n, j, set, buf, used, sub, at, out, 0);
+        } else {
+            search_all(n, j, buf, used, key.substr(at), out, 0);
+        }
+    };
     size_t i = 0;
     for (;;) {
         for (size_t j = 0; j < node.prefix.size(); ++j) {
             char ch = node.prefix[j];
             if (ch == '*' || ch == '?' || ch == '[') {
-                search_all(node, j, buf, 0, key.substr(i + j < key.size() ? i + j : key.size()), out, 0);
+                buf[0] = ch;
+                wild(node, j + 1, i + j, 1);
                 return;
             }
             if (i + j >= key.size() || ch != key[i + j]) return;
         }
         i += node.prefix.size();
-        for (char wild : {'*', '?', '['}) {
-            unsigned ch = static_cast<unsigned char>(wild);
+        for (char w : {'*', '?', '['}) {
+            unsigned ch = static_cast<unsigned char>(w);
             if (ch < node.first || ch > node.last) continue;
             Node child;
             if (!read_node(be32(node.children + 4 * (ch - node.first)), node.offset, &child)) continue;
-            buf[0] = wild;
-            search_all(child, 0, buf, 1, key.substr(i), out, 0);
+            buf[0] = w;
+            wild(child, 0, i, 1);
         }
         if (i == key.size()) {
             add_values(node, out);

@@ -72,13 +72,14 @@ bool Context::in_kernel(Module* m) {
 
 Error Context::insert(Module* m, std::string_view params) {
     int nl = static_cast<int>(m->name.size());
-    if (m->path.empty() || m->unusable)
-        return Error::make(ENOENT, "could not find module by name='%.*s'", nl, m->name.data());
+    char shown[4096];
+    std::string_view path = resolver_.path(m, shown, sizeof shown);
+    if (path.empty()) return Error::make(ENOENT, "could not find module by name='%.*s'", nl, m->name.data());
     char host[4096];
-    if (!root_.host_path(m->path, host, sizeof host)) return Error::make(ENAMETOOLONG, "module path too long");
+    if (!root_.host_path(path, host, sizeof host)) return Error::make(ENAMETOOLONG, "module path too long");
     if (options_->load_function)
         return options_->load_function(options_->load_context, *m, host, params, options_->load_flags);
-    return kernel_->load(host, m->path, params, options_->load_flags);
+    return kernel_->load(host, path, params, options_->load_flags);
 }
 
 Error Context::run_command(Module* m, std::string_view type, std::string_view command, std::string_view params) {
@@ -131,12 +132,13 @@ Error Context::probe(Module* target, std::string_view params) {
                     target->name.data());
         return {};
     }
-    Vec<Module*> list;
+    Vec<Module*>& list = scratch_list_;
+    list.clear();
     resolver_.probe_list(target, o.ignore_commands, list);
     if (memory_exhausted()) return Error::make(ENOMEM, "out of memory resolving %.*s",
                                                static_cast<int>(target->name.size()), target->name.data());
     Error err;
-    Vec<char> opts;
+    Vec<char>& opts = scratch_opts_;
     for (Module* m : list) {
         if (!o.ignore_status && in_kernel(m)) {
             err = Error::make(EEXIST, "could not insert '%.*s': Module already in kernel",
@@ -156,7 +158,9 @@ Error Context::probe(Module* target, std::string_view params) {
                 report(Action::install, m, command, joined);
                 if (!o.dry_run) err = run_command(m, "install", command, joined);
             } else {
-                if (!m->path.empty() && !m->unusable) report(Action::insmod, m, m->path, joined);
+                char buf[4096];
+                std::string_view path = resolver_.path(m, buf, sizeof buf);
+                if (!path.empty()) report(Action::insmod, m, path, joined);
                 else if (resolver_.is_builtin(m)) report(Action::builtin, m, m->name, joined);
                 if (!o.dry_run) err = insert(m, joined);
             }
@@ -195,7 +199,7 @@ Error Context::load(std::string_view name, std::string_view params) {
     for (Module* m : list) {
         Error e = probe(m, params);
         if (!e.ok()) {
-            if (e.code() == ENOENT && !m->path.empty())
+            if (e.code() == ENOENT && resolver_.has_file(m))
                 e = Error::make(ENOENT, "could not insert '%.*s': Unknown symbol in module, or unknown parameter "
                                 "(see dmesg)", static_cast<int>(m->name.size()), m->name.data());
             log_message(log_err, "%s", e.message());
@@ -221,7 +225,9 @@ Error Context::dependencies(std::string_view name, Vec<std::string_view>& paths)
         for (Module* m : plan) {
             std::string_view command;
             if (resolver_.install_command(m, &command) && !m->ignore_command) continue;
-            if (!m->path.empty() && !m->unusable) paths.push(m->path);
+            char buf[4096];
+            std::string_view path = resolver_.path(m, buf, sizeof buf);
+            if (!path.empty()) paths.push(resolver_.arena().dup(path));
         }
     }
     return {};

@@ -68,10 +68,7 @@ Module* Resolver::from_path(std::string_view relpath) {
     if (base.empty() || base.size() >= sizeof buf) return nullptr;
     Module* m = get(normalize_modname(base, buf, sizeof buf), {}, false);
     if (!m) return nullptr;
-    if (m->relpath.empty()) {
-        m->relpath = relpath;
-        m->path = arena_.concat(paths_.moddir_shown, "/", relpath);
-    }
+    if (m->relpath.empty()) m->relpath = relpath;
     m->builtin = 0;
     return m;
 }
@@ -90,16 +87,26 @@ void Resolver::parse_dep_line(Module* m, std::string_view line) {
         m->unusable = true;
         return;
     }
-    if (m->relpath.empty()) {
-        m->relpath = relpath;
-        m->path = arena_.concat(paths_.moddir_shown, "/", relpath);
-    }
-    Vec<Module*> deps;
-    std::string_view rest = line.substr(colon + 1);
-    for (;;) {
-        std::string_view dep = next_token(rest, " \t");
-        if (dep.empty()) break;
-        if (!is_safe_relative_path(dep)) {
+    if (m->relpath.empty()) m->relpath = relpath;
+    // One pass over the dependency list: split at blanks and refuse any
+    // absolute path or ".." component on the way.
+    Vec<Module*>& deps = scratch_deps_;
+    deps.clear();
+    const char* p = line.data() + colon + 1;
+    const char* end = line.data() + line.size();
+    while (p < end) {
+        while (p < end && (*p == ' ' || *p == '\t')) ++p;
+        const char* b = p;
+        bool dotdot = false;
+        while (p < end && *p != ' ' && *p != '\t') {
+            if (*p == '.' && p + 1 < end && p[1] == '.' && (p == b || p[-1] == '/') &&
+                (p + 2 == end || p[2] == '/' || p[2] == ' ' || p[2] == '\t'))
+                dotdot = true;
+            ++p;
+        }
+        if (p == b) break;
+        std::string_view dep(b, static_cast<size_t>(p - b));
+        if (dotdot || dep[0] == '/') {
             log_message(log_err,
                         "%.*s: refusing dependency '%.*s' of module %.*s: it leads outside the modules directory",
                         static_cast<int>(shown.size()), shown.data(), static_cast<int>(dep.size()), dep.data(),
@@ -131,6 +138,17 @@ void Resolver::load_deps(Module* m) {
     std::string_view line;
     if (index(IndexKind::dep).find(m->name, &line)) parse_dep_line(m, line);
     else m->dep_done = true;
+}
+
+std::string_view Resolver::path(const Module* m, char* buf, size_t cap) const {
+    if (m->relpath.empty() || m->unusable) return {};
+    std::string_view dir = paths_.moddir_shown;
+    if (dir.size() + 1 + m->relpath.size() >= cap) return {};
+    memcpy(buf, dir.data(), dir.size());
+    buf[dir.size()] = '/';
+    memcpy(buf + dir.size() + 1, m->relpath.data(), m->relpath.size());
+    buf[dir.size() + 1 + m->relpath.size()] = '\0';
+    return {buf, dir.size() + 1 + m->relpath.size()};
 }
 
 bool Resolver::is_builtin(Module* m) {
@@ -178,6 +196,12 @@ bool Resolver::is_blacklisted(const Module* m) const {
 }
 
 void Resolver::softdeps(Module* m, Vec<Module*>& pre, Vec<Module*>& post) {
+    resolve_softdeps(m);
+    for (uint32_t i = 0; i < m->n_pre; ++i) pre.push(m->pre[i]);
+    for (uint32_t i = 0; i < m->n_post; ++i) post.push(m->post[i]);
+}
+
+void Resolver::resolve_softdeps(Module* m) {
     if (!m->softdeps_done) {
         m->softdeps_done = true;
         if (const ConfigSoftdep* d = config_->softdep_for(m->name)) {
@@ -199,8 +223,6 @@ void Resolver::softdeps(Module* m, Vec<Module*>& pre, Vec<Module*>& post) {
             resolve(d->post, d->n_post, &m->post, &m->n_post);
         }
     }
-    for (uint32_t i = 0; i < m->n_pre; ++i) pre.push(m->pre[i]);
-    for (uint32_t i = 0; i < m->n_post; ++i) post.push(m->post[i]);
 }
 
 Error Resolver::lookup(std::string_view given, Vec<Module*>& out) {
@@ -213,7 +235,7 @@ Error Resolver::lookup(std::string_view given, Vec<Module*>& out) {
 
     // 1. modprobe.d aliases.
     for (const ConfigAlias& a : config_->aliases)
-        if (glob_match(a.pattern, name))
+        if (config_name_matches(a.pattern, a.glob, name))
             if (Module* m = get(a.module, a.pattern, true)) out.push(m);
     if (out.size() > start) return {};
 
@@ -309,12 +331,11 @@ Module* Resolver::lookup_name(std::string_view name) {
 }
 
 void Resolver::fill_softdeps(Module* m, Vec<Module*>& out) {
-    Vec<Module*> pre, post;
-    softdeps(m, pre, post);
-    for (Module* p : pre) collect(p, false, false, out);
+    resolve_softdeps(m);
+    for (uint32_t i = 0; i < m->n_pre; ++i) collect(m->pre[i], false, false, out);
     out.push(m);
-    m->ignore_command = !pre.empty() || !post.empty();
-    for (Module* p : post) collect(p, false, false, out);
+    m->ignore_command = m->n_pre || m->n_post;
+    for (uint32_t i = 0; i < m->n_post; ++i) collect(m->post[i], false, false, out);
 }
 
 void Resolver::collect(Module* m, bool required, bool ignore_commands, Vec<Module*>& out) {

@@ -57,8 +57,56 @@ bool underscores_in_place(char* s, size_t len) {
     return true;
 }
 
-bool glob_match(std::string_view pattern, std::string_view s) {
-    // fnmatch wants C strings; both are short (aliases, module names).
+namespace {
+
+// A bracket expression at p ('['), against byte c. Returns 1 (match), 0
+// (no match) or -1 (no closing ']': the '[' is an ordinary character).
+// next receives the position after the ']'.
+int match_bracket(const char* p, const char* pe, unsigned char c, const char** next) {
+    const char* q = p + 1;
+    bool negate = false;
+    if (q < pe && (*q == '!' || *q == '^')) {
+        negate = true;
+        ++q;
+    }
+    bool matched = false;
+    bool first = true;
+    for (;;) {
+        if (q >= pe) return -1;
+        unsigned char lo = static_cast<unsigned char>(*q);
+        if (lo == ']' && !first) {
+            ++q;
+            break;
+        }
+        first = false;
+        if (lo == '\\' && q + 1 < pe) lo = static_cast<unsigned char>(*++q);
+        ++q;
+        unsigned char hi = lo;
+        if (q + 1 < pe && *q == '-' && q[1] != ']') {
+            hi = static_cast<unsigned char>(q[1]);
+            q += 2;
+            if (hi == '\\' && q < pe) hi = static_cast<unsigned char>(*q++);
+        }
+        if (c >= lo && c <= hi) matched = true;
+    }
+    *next = q;
+    return matched != negate ? 1 : 0;
+}
+
+// Patterns the fast matcher leaves to libc: character classes, collating
+// elements, equivalence classes, and non-ASCII bytes.
+bool needs_libc(std::string_view pattern) {
+    for (size_t i = 0; i < pattern.size(); ++i) {
+        unsigned char c = static_cast<unsigned char>(pattern[i]);
+        if (c >= 0x80) return true;
+        if (c == '[' && i + 1 < pattern.size() &&
+            (pattern[i + 1] == ':' || pattern[i + 1] == '=' || pattern[i + 1] == '.'))
+            return true;
+    }
+    return false;
+}
+
+bool libc_fnmatch(std::string_view pattern, std::string_view s) {
     char pbuf[4096], sbuf[4096];
     if (pattern.size() >= sizeof pbuf || s.size() >= sizeof sbuf) return false;
     memcpy(pbuf, pattern.data(), pattern.size());
@@ -68,8 +116,74 @@ bool glob_match(std::string_view pattern, std::string_view s) {
     return fnmatch(pbuf, sbuf, 0) == 0;
 }
 
+} // namespace
+
+// fnmatch(pattern, s, 0) for the patterns module aliases use: '*', '?',
+// bracket expressions with ranges and negation, backslash escapes. It
+// backtracks only to the last '*', so it runs in linear time for the
+// usual patterns and never allocates.
+bool glob_match(std::string_view pattern, std::string_view str) {
+    if (!has_glob(pattern)) return pattern == str;
+    if (needs_libc(pattern)) return libc_fnmatch(pattern, str);
+    const char* p = pattern.data();
+    const char* pe = p + pattern.size();
+    const char* s = str.data();
+    const char* se = s + str.size();
+    const char* star_p = nullptr;
+    const char* star_s = nullptr;
+    for (;;) {
+        if (p < pe) {
+            char c = *p;
+            if (c == '*') {
+                star_p = ++p;
+                star_s = s;
+                continue;
+            }
+            if (s < se) {
+                if (c == '?') {
+                    ++p;
+                    ++s;
+                    continue;
+                }
+                if (c == '[') {
+                    const char* next = nullptr;
+                    int r = match_bracket(p, pe, static_cast<unsigned char>(*s), &next);
+                    if (r == 1) {
+                        p = next;
+                        ++s;
+                        continue;
+                    }
+                    if (r < 0 && *s == '[') {
+                        ++p;
+                        ++s;
+                        continue;
+                    }
+                } else if (c == '\\' && p + 1 < pe) {
+                    if (p[1] == *s) {
+                        p += 2;
+                        ++s;
+                        continue;
+                    }
+                } else if (c == *s) {
+                    ++p;
+                    ++s;
+                    continue;
+                }
+            }
+        } else if (s == se) {
+            return true;
+        }
+        // Mismatch: let the last '*' swallow one more character.
+        if (!star_p || star_s >= se) return false;
+        p = star_p;
+        s = ++star_s;
+    }
+}
+
 bool has_glob(std::string_view s) {
-    return s.find_first_of("*?[") != std::string_view::npos;
+    for (char c : s)
+        if (c == '*' || c == '?' || c == '[' || c == '\\') return true;
+    return false;
 }
 
 std::string_view path_basename(std::string_view path) {
@@ -77,15 +191,20 @@ std::string_view path_basename(std::string_view path) {
     return slash == std::string_view::npos ? path : path.substr(slash + 1);
 }
 
+static bool is_sep(char c, std::string_view seps) {
+    for (char s : seps)
+        if (c == s) return true;
+    return false;
+}
+
 std::string_view next_token(std::string_view& rest, std::string_view seps) {
-    size_t b = rest.find_first_not_of(seps);
-    if (b == std::string_view::npos) {
-        rest = {};
-        return {};
-    }
-    size_t e = rest.find_first_of(seps, b);
-    std::string_view tok = rest.substr(b, e == std::string_view::npos ? rest.size() - b : e - b);
-    rest = e == std::string_view::npos ? std::string_view{} : rest.substr(e + 1);
+    size_t n = rest.size();
+    size_t b = 0;
+    while (b < n && is_sep(rest[b], seps)) ++b;
+    size_t e = b;
+    while (e < n && !is_sep(rest[e], seps)) ++e;
+    std::string_view tok(rest.data() + b, e - b);
+    rest = e < n ? std::string_view(rest.data() + e + 1, n - e - 1) : std::string_view{};
     return tok;
 }
 
@@ -116,12 +235,14 @@ bool parse_uint(std::string_view s, unsigned long* out) {
 
 bool is_safe_relative_path(std::string_view path) {
     if (path.empty() || path[0] == '/') return false;
-    while (!path.empty()) {
-        size_t slash = path.find('/');
-        std::string_view part = path.substr(0, slash);
-        if (part == "..") return false;
-        if (slash == std::string_view::npos) break;
-        path.remove_prefix(slash + 1);
+    // Look for a ".." component: at the start or after a '/', and followed
+    // by '/' or the end.
+    size_t n = path.size();
+    for (size_t i = 0; i + 1 < n; ++i) {
+        if (path[i] != '.' || path[i + 1] != '.') continue;
+        bool starts = i == 0 || path[i - 1] == '/';
+        bool ends = i + 2 == n || path[i + 2] == '/';
+        if (starts && ends) return false;
     }
     return true;
 }
