@@ -101,6 +101,7 @@ private:
     void add_softdep(std::string_view module, std::string_view spec);
 
     Arena arena_;
+    Vec<char> line_;  // the logical line being parsed, reused across files
     // Built on first use: plain softdep names -> first entry, so that a
     // lookup does not scan every softdep line (modules.softdep has many).
     mutable StrMap<uint32_t> softdep_by_name_;

@@ -126,6 +126,7 @@ private:
     std::string_view moddir_shown_;
     bool not_found_ = false;
     Vec<Module*> scratch_list_;   // reused by probe(): no allocation per module
+    Vec<Module*> scratch_lookup_; // reused by load()
     Vec<char> scratch_opts_;
 };
 

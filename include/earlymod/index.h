@@ -118,8 +118,11 @@ public:
     // dir_host: the modules dir on this machine; dir_shown: as printed.
     // A missing index is not an error here: present() tells.
     void open(IndexKind kind, std::string_view dir_host, std::string_view dir_shown);
-    bool present() const { return use_bin_ || text_loaded_ || text_pending_; }
-    bool uses_bin() const { return use_bin_; }
+    bool present();
+    bool uses_bin() {
+        ensure_open();
+        return use_bin_;
+    }
     std::string_view shown_name() const { return shown_; }
 
     bool find(std::string_view key, std::string_view* value);
@@ -127,6 +130,7 @@ public:
     void dump(std::string_view prefix, OutBuf& out);
 
 private:
+    void ensure_open();
     bool ensure_text();
     void drop_bin();
 
@@ -138,6 +142,7 @@ private:
     MappedFile text_file_;
     BinIndex bin_;
     TextIndex text_;
+    bool opened_ = false;
     bool use_bin_ = false;
     bool text_pending_ = false;  // text exists, not parsed yet
     bool text_loaded_ = false;

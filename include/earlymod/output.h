@@ -9,6 +9,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <string.h>
 
 #include <string_view>
 
@@ -21,8 +22,19 @@ public:
     OutBuf& operator=(const OutBuf&) = delete;
     ~OutBuf() { flush(); }
 
-    OutBuf& put(std::string_view s);
-    OutBuf& put(char c);
+    OutBuf& put(std::string_view s) {
+        if (s.size() <= sizeof buf_ - used_) {
+            memcpy(buf_ + used_, s.data(), s.size());
+            used_ += s.size();
+            return *this;
+        }
+        return put_slow(s);
+    }
+    OutBuf& put(char c) {
+        if (used_ == sizeof buf_) flush();
+        buf_[used_++] = c;
+        return *this;
+    }
     OutBuf& put_uint(unsigned long v);
     OutBuf& printf(const char* fmt, ...) __attribute__((format(printf, 2, 3)));
     // Writes everything buffered; false if the descriptor refused data.
@@ -30,6 +42,7 @@ public:
     bool failed() const { return failed_; }
 
 private:
+    OutBuf& put_slow(std::string_view s);
     int fd_;
     size_t used_ = 0;
     bool failed_ = false;

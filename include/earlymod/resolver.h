@@ -87,7 +87,7 @@ public:
     // by check_indexes().
     Error open(const ResolverPaths& paths, Config* config);
     // An error naming modules.dep when neither of its forms is present.
-    Error check_indexes() const;
+    Error check_indexes();
 
     // Every module the name resolves to, in kmod's order. Fails only for
     // a malformed name (an unmatched bracket).

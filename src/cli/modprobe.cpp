@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <new>
+
 #include "commands.h"
 #include "earlymod/earlymod.h"
 #include "earlymod/output.h"
@@ -211,7 +213,14 @@ int run_modprobe(int argc, char** argv) {
     opt.n_config_paths = config_paths.size();
     opt.verbosity = lg.verbosity;
 
-    Context ctx;
+    // Left to process exit on purpose: unmapping the indexes and freeing
+    // every record one by one would only cost time.
+    Context* ctx_ptr = new (std::nothrow) Context;
+    if (!ctx_ptr) {
+        log_message(log_crit, "out of memory");
+        return 1;
+    }
+    Context& ctx = *ctx_ptr;
     Error err = ctx.open(opt);
     if (!err.ok()) {
         log_message(log_crit, "%s", err.message());

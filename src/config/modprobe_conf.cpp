@@ -19,7 +19,7 @@ bool normalize_word(char* word) {
 void Config::parse(std::string_view text, std::string_view shown) {
     // Logical lines, joined as kmod joins them: a backslash before a
     // newline joins the lines; before any other byte it is dropped.
-    Vec<char> line;
+    Vec<char>& line = line_;
     unsigned lineno = 0;
     size_t i = 0;
     bool warned_nul = false;

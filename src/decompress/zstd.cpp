@@ -606,10 +606,11 @@ const char* frame(Ctx& c, const u8* in, size_t n, size_t& pos, Out& out)
         if (type == 1) { // RLE: one byte, bs times
             if (p >= n)
                 return kTrunc;
-            if (!(err = out_reserve(out, bs))) {
-                memset(out.buf + out.len, in[p++], bs);
+            if (!(err = out_reserve(out, bs)) && bs) {
+                memset(out.buf + out.len, in[p], bs);
                 out.len += bs;
             }
+            p++;
         } else {
             if (n - p < bs)
                 return kTrunc;

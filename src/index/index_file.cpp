@@ -23,14 +23,21 @@ const char* index_file_name(IndexKind kind) {
 void IndexFile::open(IndexKind kind, std::string_view dir_host, std::string_view dir_shown) {
     kind_ = kind;
     const char* name = index_file_name(kind);
-    char bin_host[4096];
     int dh = static_cast<int>(dir_host.size());
     int ds = static_cast<int>(dir_shown.size());
-    snprintf(bin_host, sizeof bin_host, "%.*s/%s.bin", dh, dir_host.data(), name);
     snprintf(text_host_, sizeof text_host_, "%.*s/%s", dh, dir_host.data(), name);
     int n = snprintf(shown_buf_, sizeof shown_buf_, "%.*s/%s", ds, dir_shown.data(), name);
     shown_ = {shown_buf_, n > 0 && static_cast<size_t>(n) < sizeof shown_buf_ ? static_cast<size_t>(n) : 0};
+    opened_ = false;
+}
 
+// The files are opened on first use: a single lookup touches only the
+// indexes it needs (most need modules.dep and modules.alias only).
+void IndexFile::ensure_open() {
+    if (opened_) return;
+    opened_ = true;
+    char bin_host[4200];
+    snprintf(bin_host, sizeof bin_host, "%s.bin", text_host_);
     char bin_shown[4200];
     snprintf(bin_shown, sizeof bin_shown, "%.*s.bin", static_cast<int>(shown_.size()), shown_.data());
     Error err = bin_file_.open(bin_host, bin_shown);
@@ -47,7 +54,12 @@ void IndexFile::open(IndexKind kind, std::string_view dir_host, std::string_view
     }
     // modules.builtin.alias has no text form; the others are parsed only
     // when the trie is missing or fails.
-    text_pending_ = kind != IndexKind::builtin_alias && path_exists(text_host_);
+    text_pending_ = !use_bin_ && kind_ != IndexKind::builtin_alias && path_exists(text_host_);
+}
+
+bool IndexFile::present() {
+    ensure_open();
+    return use_bin_ || text_loaded_ || text_pending_;
 }
 
 bool IndexFile::ensure_text() {
@@ -65,13 +77,15 @@ bool IndexFile::ensure_text() {
 }
 
 void IndexFile::drop_bin() {
+    use_bin_ = false;
+    text_pending_ = kind_ != IndexKind::builtin_alias && path_exists(text_host_);
     log_message(log_warning, "%.*s.bin is damaged (offset out of range or a loop in the trie); %s",
                 static_cast<int>(shown_.size()), shown_.data(),
                 text_pending_ ? "using the text index instead" : "no text index to fall back on");
-    use_bin_ = false;
 }
 
 bool IndexFile::find(std::string_view key, std::string_view* value) {
+    ensure_open();
     if (use_bin_) {
         bool found = bin_.find(key, value);
         if (!bin_.corrupt()) return found;
@@ -81,6 +95,7 @@ bool IndexFile::find(std::string_view key, std::string_view* value) {
 }
 
 void IndexFile::search(std::string_view key, Vec<IndexValue>& out) {
+    ensure_open();
     if (use_bin_) {
         size_t before = out.size();
         bin_.search(key, out);
@@ -92,6 +107,7 @@ void IndexFile::search(std::string_view key, Vec<IndexValue>& out) {
 }
 
 void IndexFile::dump(std::string_view prefix, OutBuf& out) {
+    ensure_open();
     if (use_bin_) {
         bin_.dump(prefix, out);
         if (!bin_.corrupt()) return;

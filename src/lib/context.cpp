@@ -180,7 +180,8 @@ static Error not_found(std::string_view name, std::string_view moddir) {
 Error Context::load(std::string_view name, std::string_view params) {
     not_found_ = true;
     if (!index_error_.ok()) return index_error_;
-    Vec<Module*> list;
+    Vec<Module*>& list = scratch_lookup_;
+    list.clear();
     if (options_->ignore_alias) {
         if (Module* m = resolver_.lookup_name(name)) list.push(m);
     } else {

@@ -26,8 +26,8 @@ Error Resolver::open(const ResolverPaths& paths, Config* config) {
     return {};
 }
 
-Error Resolver::check_indexes() const {
-    const IndexFile& dep = indexes_[static_cast<int>(IndexKind::dep)];
+Error Resolver::check_indexes() {
+    IndexFile& dep = indexes_[static_cast<int>(IndexKind::dep)];
     if (!dep.present())
         return Error::make(ENOENT, "no module index in %.*s: neither modules.dep.bin nor modules.dep (run depmod)",
                            static_cast<int>(paths_.moddir_shown.size()), paths_.moddir_shown.data());
@@ -97,14 +97,19 @@ void Resolver::parse_dep_line(Module* m, std::string_view line) {
     while (p < end) {
         while (p < end && (*p == ' ' || *p == '\t')) ++p;
         const char* b = p;
-        bool dotdot = false;
-        while (p < end && *p != ' ' && *p != '\t') {
-            if (*p == '.' && p + 1 < end && p[1] == '.' && (p == b || p[-1] == '/') &&
-                (p + 2 == end || p[2] == '/' || p[2] == ' ' || p[2] == '\t'))
-                dotdot = true;
-            ++p;
-        }
+        // depmod separates with single blanks; tabs are tolerated.
+        const char* sp = static_cast<const char*>(memchr(p, ' ', static_cast<size_t>(end - p)));
+        p = sp ? sp : end;
+        if (const char* tab = static_cast<const char*>(memchr(b, '\t', static_cast<size_t>(p - b)))) p = tab;
         if (p == b) break;
+        bool dotdot = false;
+        for (const char* d = b; (d = static_cast<const char*>(memchr(d, '.', static_cast<size_t>(p - d))));) {
+            if (d + 1 < p && d[1] == '.' && (d == b || d[-1] == '/') && (d + 2 == p || d[2] == '/')) {
+                dotdot = true;
+                break;
+            }
+            ++d;
+        }
         std::string_view dep(b, static_cast<size_t>(p - b));
         if (dotdot || dep[0] == '/') {
             log_message(log_err,

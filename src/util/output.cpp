@@ -22,22 +22,14 @@ bool write_all(int fd, const void* data, size_t size) {
     return true;
 }
 
-OutBuf& OutBuf::put(std::string_view s) {
-    if (s.size() > sizeof buf_ - used_) {
-        flush();
-        if (s.size() > sizeof buf_) {
-            if (!write_all(fd_, s.data(), s.size())) failed_ = true;
-            return *this;
-        }
+OutBuf& OutBuf::put_slow(std::string_view s) {
+    flush();
+    if (s.size() > sizeof buf_) {
+        if (!write_all(fd_, s.data(), s.size())) failed_ = true;
+        return *this;
     }
     memcpy(buf_ + used_, s.data(), s.size());
     used_ += s.size();
-    return *this;
-}
-
-OutBuf& OutBuf::put(char c) {
-    if (used_ == sizeof buf_) flush();
-    buf_[used_++] = c;
     return *this;
 }
 

@@ -95,6 +95,18 @@ Bytes run_filter(const Bytes& data, const std::string& cmd)
     return r;
 }
 
+// CRC-32 as gzip and xz use it, to forge headers with valid CRCs.
+uint32_t crc32_of(const unsigned char* p, size_t n)
+{
+    uint32_t crc = 0xFFFFFFFF;
+    while (n--) {
+        crc ^= *p++;
+        for (int k = 0; k < 8; k++)
+            crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1)));
+    }
+    return ~crc;
+}
+
 Bytes concat(std::initializer_list<Bytes> parts)
 {
     Bytes r;
@@ -381,13 +393,7 @@ TEST_CASE("gzip: members, header fields, checks and damage")
         const char comment[] = "a comment";
         h.insert(h.end(), comment, comment + sizeof comment);
         // CRC16 = low half of the CRC-32 of the header so far.
-        uint32_t crc = 0xFFFFFFFF;
-        for (unsigned char c : h) {
-            crc ^= c;
-            for (int k = 0; k < 8; k++)
-                crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1)));
-        }
-        crc = ~crc;
+        uint32_t crc = crc32_of(h.data(), h.size());
         h.push_back((unsigned char)crc);
         h.push_back((unsigned char)(crc >> 8));
         Bytes g = concat({h, Bytes(ga.begin() + 10, ga.end())});
@@ -503,6 +509,28 @@ TEST_CASE("xz: streams, padding, filters, checks and damage")
         t = xa;
         t[t.size() - 13] ^= 1; // index CRC32
         expect_error(Compression::xz, t, 1 << 20, "index");
+    }
+    SUBCASE("every data size modulo 64 with SHA-256 and CRC64")
+    {
+        // Covers both SHA-256 padding cases (one or two final blocks).
+        Bytes d = texty(200);
+        for (size_t n = 40; n <= 140; n++) {
+            Bytes part(d.begin(), d.begin() + (long)n);
+            expect_roundtrip(Compression::xz, run_filter(part, "xz -c --check=sha256"), part, "sha256");
+            if (n % 9 == 0)
+                expect_roundtrip(Compression::xz, run_filter(part, "xz -c --check=crc64"), part, "crc64");
+        }
+    }
+    SUBCASE("reserved check types are refused")
+    {
+        Bytes t = xa;
+        for (unsigned char type : {2, 3, 5, 9, 11, 15}) {
+            t[7] = type; // stream flags, with the header CRC recomputed
+            uint32_t crc = crc32_of(&t[6], 2);
+            for (int k = 0; k < 4; k++)
+                t[8 + k] = (unsigned char)(crc >> (8 * k));
+            expect_error(Compression::xz, t, 1 << 20, "unsupported check type");
+        }
     }
     SUBCASE("max_output")
     {
