@@ -158,7 +158,8 @@ int run_modprobe(int argc, char** argv) {
     Arena arena;
     argv = prepend_env_options(&argc, argv, argv_storage, arena);
 
-    optind = 1;
+    optind = 0;  // 0: full reset, in glibc and musl alike (the tests call this repeatedly)
+    lg.verbosity = log_warning;
     for (;;) {
         int c = getopt_long(argc, argv, "arRibfDcnC:d:S:sqvVh", modprobe_options, nullptr);
         if (c == -1) break;

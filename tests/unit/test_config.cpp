@@ -1,0 +1,156 @@
+// The modprobe.d language and the order in which files are read.
+#include <doctest/doctest.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "earlymod/config.h"
+#include "earlymod/output.h"
+#include "fixture.h"
+
+using namespace earlymod;
+
+namespace {
+
+std::string shown(const Config& c) {
+    fixture::TempDir dir;
+    std::string path = dir.path() + "/show";
+    int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    {
+        OutBuf out(fd);
+        c.show(out);
+    }
+    close(fd);
+    return dir.read("show");
+}
+
+} // namespace
+
+TEST_CASE("directives: names normalised, options accumulate with tabs turned to spaces") {
+    Config c;
+    c.parse("alias fs-foo foo-bar\n"
+            "options snd-pcsp index=-2\n"
+            "options snd_pcsp\tenable=1  x=2\n"
+            "blacklist pcspkr\n"
+            "install dummy /bin/true $CMDLINE_OPTS\n"
+            "remove dummy /bin/false\n",
+            "t.conf");
+    REQUIRE(c.aliases.size() == 1);
+    CHECK(c.aliases[0].pattern == "fs_foo");
+    CHECK(c.aliases[0].module == "foo_bar");
+    REQUIRE(c.options.size() == 2);
+    CHECK(c.options[0].module == "snd_pcsp");
+    CHECK(c.options[1].options == "enable=1  x=2");
+    CHECK(c.is_blacklisted("pcspkr"));
+    std::string_view cmd;
+    REQUIRE(c.install_for("dummy", &cmd));
+    CHECK(cmd == "/bin/true $CMDLINE_OPTS");
+    REQUIRE(c.remove_for("dummy", &cmd));
+    CHECK(cmd == "/bin/false");
+}
+
+TEST_CASE("comments only in column 0, backslash joins lines, bad lines are skipped") {
+    Config c;
+    c.parse("# comment\n"
+            "  # not a comment: a bad line\n"
+            "options a \\\n"
+            "  x=1\n"
+            "alias onlyone\n"
+            "options lonely\n"
+            "blacklist\n"
+            "frobnicate x\n"
+            "softdep nbd\n"
+            "options b y=\\2\n",
+            "t.conf");
+    REQUIRE(c.options.size() == 2);
+    CHECK(c.options[0].module == "a");
+    CHECK(c.options[0].options == "  x=1");
+    CHECK(c.options[1].options == "y=2");  // a backslash before another byte is dropped
+    CHECK(c.aliases.size() == 0);
+    CHECK(c.blacklist.size() == 0);
+    CHECK(c.softdeps.size() == 0);
+}
+
+TEST_CASE("softdep: pre and post lists; the first matching line wins; kmod's -c spelling") {
+    Config c;
+    c.parse("softdep ifb pre: dummy post: loop nbd\n"
+            "softdep ifb pre: other\n"
+            "softdep cifs gcm\n"
+            "softdep x* post: y\n",
+            "t.conf");
+    const ConfigSoftdep* d = c.softdep_for("ifb");
+    REQUIRE(d);
+    REQUIRE(d->n_pre == 1);
+    CHECK(d->pre[0] == "dummy");
+    REQUIRE(d->n_post == 2);
+    CHECK(d->post[1] == "nbd");
+    REQUIRE(c.softdep_for("xyz"));
+    CHECK(c.softdep_for("xyz")->post[0] == "y");
+    CHECK(c.softdep_for("nope") == nullptr);
+    CHECK(shown(c) ==
+          "softdep ifb pre: dummypost: loop nbd\n"
+          "softdep ifb pre: other\n"
+          "softdep cifs \n"
+          "softdep x* post: y\n");
+}
+
+TEST_CASE("show prints sections in kmod's order") {
+    Config c;
+    c.parse("options o a=1\nalias al m\nremove r /bin/r\ninstall i /bin/i\nblacklist b\n", "t.conf");
+    CHECK(shown(c) ==
+          "blacklist b\n"
+          "install i /bin/i\n"
+          "remove r /bin/r\n"
+          "alias al m\n"
+          "options o a=1\n");
+}
+
+TEST_CASE("weakdep is accepted and has no effect; NUL bytes and huge lines do not break parsing") {
+    Config c;
+    std::string text = "weakdep a b\noptions x ";
+    text += std::string(3 * 1024 * 1024, 'y');
+    text += std::string("\noptions z k=1\0junk\noptions w v=2\n", 34);
+    text.append("options n", 9);
+    text.push_back('\0');
+    text += " q=1\n";
+    c.parse(text, "t.conf");
+    REQUIRE(c.options.size() >= 3);
+    CHECK(c.options[0].options.size() == 3 * 1024 * 1024);
+    CHECK(c.options[1].options == "k=1");
+}
+
+TEST_CASE("files: sorted by name across directories, the first directory wins, only .conf and .alias") {
+    fixture::TempDir root;
+    root.write("etc/modprobe.d/b.conf", "options from_etc_b x=1\n");
+    root.write("etc/modprobe.d/same.conf", "options same where=etc\n");
+    root.write("lib/modprobe.d/a.conf", "options from_lib_a x=1\n");
+    root.write("lib/modprobe.d/same.conf", "options same where=lib\n");
+    root.write("lib/modprobe.d/c.txt", "options ignored x=1\n");
+    root.write("lib/modprobe.d/.hidden.conf", "options ignored x=1\n");
+    root.write("lib/modprobe.d/old.alias", "options from_alias_file x=1\n");
+    root.mkdir("lib/modprobe.d/dir.conf");
+    root.write("lib/modules/1/modules.softdep", "softdep m pre: n\n");
+    root.write("proc/cmdline", "quiet xfs.debug=1 modprobe.blacklist=a,b\n");
+    Config c;
+    FsRoot fs(root.path());
+    c.load(fs, nullptr, 0, "/lib/modules/1", "/proc/cmdline");
+    std::string order;
+    for (const ConfigOptions& o : c.options) order += std::string(o.module) + ";";
+    CHECK(order == "from_lib_a;from_etc_b;from_alias_file;same;xfs;");
+    CHECK(c.options[3].options == "where=etc");
+    CHECK(c.options[4].options == "debug=1");
+    CHECK(c.softdep_for("m") != nullptr);
+    CHECK(c.is_blacklisted("a"));
+    CHECK(c.is_blacklisted("b"));
+
+    // -C: the given files and directories replace the default ones.
+    root.write("custom/x.conf", "options custom y=1\n");
+    std::string_view paths[] = {"/custom"};
+    Config d;
+    d.load(fs, paths, 1, "/lib/modules/1", nullptr);
+    REQUIRE(d.options.size() == 1);
+    CHECK(d.options[0].module == "custom");
+    CHECK(d.softdep_for("m") != nullptr);  // modules.softdep is still read
+}
