@@ -58,6 +58,11 @@ private:
 // Returns the byte count, or -errno.
 long read_small_file(const char* host, char* buf, size_t cap);
 
+class Arena;
+// Reads a whole (small) file into the arena: for configuration files,
+// where a read is cheaper than a mapping.
+Error read_whole_file(const char* host, std::string_view shown, Arena& arena, std::string_view* out);
+
 bool path_exists(const char* host);
 bool is_directory(const char* host);
 

@@ -116,8 +116,9 @@ public:
     IndexFile& operator=(const IndexFile&) = delete;
 
     // dir_host: the modules dir on this machine; dir_shown: as printed.
-    // A missing index is not an error here: present() tells.
-    void open(IndexKind kind, std::string_view dir_host, std::string_view dir_shown);
+    // The paths are kept in arena. A missing index is not an error here:
+    // present() tells.
+    void open(IndexKind kind, std::string_view dir_host, std::string_view dir_shown, Arena& arena);
     bool present();
     bool uses_bin() {
         ensure_open();
@@ -135,9 +136,8 @@ private:
     void drop_bin();
 
     IndexKind kind_ = IndexKind::dep;
-    char text_host_[4096] = {};
+    const char* text_host_ = "";  // NUL-terminated, in the caller's arena
     std::string_view shown_;
-    char shown_buf_[4096] = {};
     MappedFile bin_file_;
     MappedFile text_file_;
     BinIndex bin_;

@@ -62,6 +62,12 @@ public:
         capacity_ = n;
         return true;
     }
+    // Grows to n elements (new ones uninitialised); false when out of memory.
+    bool resize(size_t n) {
+        if (n > capacity_ && !reserve(n > capacity_ * 2 ? n : capacity_ * 2)) return false;
+        size_ = n;
+        return true;
+    }
     void pop() { --size_; }
     void clear() { size_ = 0; }
     void truncate(size_t n) {

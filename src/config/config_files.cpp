@@ -1,5 +1,8 @@
 // Which configuration files are read, and in which order.
 #include <dirent.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -43,32 +46,47 @@ void add_file(Vec<ConfFile>& files, ConfFile f) {
 void list_path(const FsRoot& root, Arena& arena, std::string_view path, Vec<ConfFile>& files) {
     char host[4096];
     if (!root.host_path(path, host, sizeof host)) return;
-    struct stat st;
-    if (stat(host, &st) != 0) return;
-    if (!S_ISDIR(st.st_mode)) {
-        add_file(files, {path_basename(path), path});
-        return;
-    }
-    DIR* d = opendir(host);
-    if (!d) {
-        log_message(log_err, "could not open directory %.*s: %s", static_cast<int>(path.size()), path.data(),
-                    strerror(errno));
+    // One open tells a directory from a file (and from nothing at all).
+    int fd = open(host, O_RDONLY | O_DIRECTORY);
+    if (fd < 0) {
+        if (errno == ENOTDIR) add_file(files, {path_basename(path), path});
+        else if (errno != ENOENT)
+            log_message(log_err, "could not open directory %.*s: %s", static_cast<int>(path.size()), path.data(),
+                        strerror(errno));
         return;
     }
     Vec<ConfFile> found;
-    while (struct dirent* e = readdir(d)) {
-        std::string_view name = e->d_name;
-        if (!conf_name_wanted(name)) continue;
-        struct stat fst;
-        if (fstatat(dirfd(d), e->d_name, &fst, 0) == 0 && S_ISDIR(fst.st_mode)) {
-            log_message(log_err, "Directories inside directories are not supported: %.*s/%s",
-                        static_cast<int>(path.size()), path.data(), e->d_name);
-            continue;
+    alignas(8) char buf[4096];
+    for (;;) {
+        long n = syscall(SYS_getdents64, fd, buf, sizeof buf);
+        if (n <= 0) break;
+        for (long at = 0; at < n;) {
+            struct Dirent {
+                uint64_t ino;
+                int64_t off;
+                unsigned short reclen;
+                unsigned char type;
+                char name[1];
+            };
+            const Dirent* e = reinterpret_cast<const Dirent*>(buf + at);
+            at += e->reclen;
+            std::string_view name = e->name;
+            if (!conf_name_wanted(name)) continue;
+            bool is_dir = e->type == DT_DIR;
+            if (e->type == DT_UNKNOWN || e->type == DT_LNK) {
+                struct stat st;
+                is_dir = fstatat(fd, e->name, &st, 0) == 0 && S_ISDIR(st.st_mode);
+            }
+            if (is_dir) {
+                log_message(log_err, "Directories inside directories are not supported: %.*s/%s",
+                            static_cast<int>(path.size()), path.data(), e->name);
+                continue;
+            }
+            std::string_view full = arena.concat(path, "/", name);
+            found.push({path_basename(full), full});
         }
-        std::string_view full = arena.concat(path, "/", name);
-        found.push({path_basename(full), full});
     }
-    closedir(d);
+    close(fd);
     for (const ConfFile& f : found) add_file(files, f);
 }
 
@@ -88,9 +106,9 @@ void Config::load(const FsRoot& root, const std::string_view* paths, size_t n_pa
     for (const ConfFile& f : files) {
         char host[4096];
         if (!root.host_path(f.path, host, sizeof host)) continue;
-        MappedFile file;
-        if (!file.open(host, f.path).ok()) continue;  // vanished or unreadable: kmod skips it too
-        parse(file.text(), f.path);
+        std::string_view text;
+        if (!read_whole_file(host, f.path, arena_, &text).ok()) continue;  // vanished or unreadable: kmod skips it
+        parse(text, f.path);
     }
     if (cmdline) {
         char host[4096];

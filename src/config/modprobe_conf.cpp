@@ -23,25 +23,38 @@ void Config::parse(std::string_view text, std::string_view shown) {
     unsigned lineno = 0;
     size_t i = 0;
     bool warned_nul = false;
-    while (i < text.size()) {
+    const char* data = text.data();
+    const size_t size = text.size();
+    while (i < size) {
         line.clear();
         unsigned physical = 0;
         bool complete = false;
-        while (i < text.size()) {
-            char c = text[i++];
+        while (i < size) {
+            // Copy the run up to the next newline or backslash at once.
+            const char* nl = static_cast<const char*>(memchr(data + i, '\n', size - i));
+            size_t stop = nl ? static_cast<size_t>(nl - data) : size;
+            const char* bs = static_cast<const char*>(memchr(data + i, '\\', stop - i));
+            size_t run_end = bs ? static_cast<size_t>(bs - data) : stop;
+            if (run_end > i) {
+                size_t at = line.size();
+                if (!line.resize(at + (run_end - i))) return;
+                memcpy(line.data() + at, data + i, run_end - i);
+                i = run_end;
+            }
+            if (i >= size) break;
+            char c = data[i++];
             if (c == '\n') {
                 ++physical;
                 complete = true;
                 break;
             }
-            if (c == '\\') {
-                if (i < text.size() && text[i] == '\n') {
-                    ++i;
-                    ++physical;
-                    continue;
-                }
-                c = i < text.size() ? text[i++] : '\xff';
+            // A backslash.
+            if (i < size && data[i] == '\n') {
+                ++i;
+                ++physical;
+                continue;
             }
+            c = i < size ? data[i++] : '\xff';
             line.push(c);
         }
         if (!complete) ++physical;
@@ -121,30 +134,48 @@ void Config::parse_line(char* line, size_t len, std::string_view shown, unsigned
 }
 
 void Config::add_softdep(std::string_view module, std::string_view spec) {
-    enum { none, pre, post } mode = none;
-    Vec<std::string_view> pres, posts;
-    std::string_view rest = spec;
-    for (;;) {
-        std::string_view tok = next_token(rest, " \t\n\v\f\r");
-        if (tok.empty()) break;
-        if (tok == "pre:") mode = pre;
-        else if (tok == "post:") mode = post;
-        else if (mode == pre) pres.push(arena_.dup(tok));
-        else if (mode == post) posts.push(arena_.dup(tok));
+    // Two passes over the words: count, then fill arrays of exact size.
+
+    uint32_t counts[2] = {0, 0};
+    for (int pass = 0; pass < 2; ++pass) {
+        ConfigSoftdep d{module, nullptr, nullptr, 0, 0, has_glob(module)};
+        std::string_view* lists[2] = {nullptr, nullptr};
+        if (pass == 1) {
+            for (int k = 0; k < 2; ++k) {
+                if (!counts[k]) continue;
+                lists[k] = static_cast<std::string_view*>(
+                    arena_.alloc(counts[k] * sizeof(std::string_view), alignof(std::string_view)));
+                if (!lists[k]) return;
+            }
+        }
+        int mode = -1;  // -1: before "pre:"/"post:", 0: pre, 1: post
+        uint32_t n[2] = {0, 0};
+        const char* p = spec.data();
+        const char* end = p + spec.size();
+        for (;;) {
+            while (p < end && is_space(*p)) ++p;
+            if (p == end) break;
+            const char* b = p;
+            while (p < end && !is_space(*p)) ++p;
+            std::string_view tok(b, static_cast<size_t>(p - b));
+            if (tok == "pre:") mode = 0;
+            else if (tok == "post:") mode = 1;
+            else if (mode >= 0) {
+                if (pass == 1) lists[mode][n[mode]] = arena_.dup(tok);
+                ++n[mode];
+            }
+        }
+        if (pass == 0) {
+            counts[0] = n[0];
+            counts[1] = n[1];
+            continue;
+        }
+        d.pre = lists[0];
+        d.post = lists[1];
+        d.n_pre = n[0];
+        d.n_post = n[1];
+        softdeps.push(d);
     }
-    ConfigSoftdep d{module, nullptr, nullptr, static_cast<uint32_t>(pres.size()),
-                    static_cast<uint32_t>(posts.size()), has_glob(module)};
-    auto copy = [&](Vec<std::string_view>& v) -> const std::string_view* {
-        if (v.empty()) return nullptr;
-        auto* arr = static_cast<std::string_view*>(arena_.alloc(v.size() * sizeof(std::string_view),
-                                                                alignof(std::string_view)));
-        if (arr) memcpy(static_cast<void*>(arr), v.data(), v.size() * sizeof(std::string_view));
-        return arr;
-    };
-    d.pre = copy(pres);
-    d.post = copy(posts);
-    if ((d.n_pre && !d.pre) || (d.n_post && !d.post)) return;
-    softdeps.push(d);
 }
 
 bool config_name_matches(std::string_view pattern, bool glob, std::string_view name) {

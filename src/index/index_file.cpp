@@ -20,14 +20,12 @@ const char* index_file_name(IndexKind kind) {
     return "";
 }
 
-void IndexFile::open(IndexKind kind, std::string_view dir_host, std::string_view dir_shown) {
+void IndexFile::open(IndexKind kind, std::string_view dir_host, std::string_view dir_shown, Arena& arena) {
     kind_ = kind;
     const char* name = index_file_name(kind);
-    int dh = static_cast<int>(dir_host.size());
-    int ds = static_cast<int>(dir_shown.size());
-    snprintf(text_host_, sizeof text_host_, "%.*s/%s", dh, dir_host.data(), name);
-    int n = snprintf(shown_buf_, sizeof shown_buf_, "%.*s/%s", ds, dir_shown.data(), name);
-    shown_ = {shown_buf_, n > 0 && static_cast<size_t>(n) < sizeof shown_buf_ ? static_cast<size_t>(n) : 0};
+    text_host_ = arena.concat(dir_host, "/", name).data();
+    shown_ = arena.concat(dir_shown, "/", name);
+    if (!text_host_) text_host_ = "";
     opened_ = false;
 }
 

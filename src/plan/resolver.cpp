@@ -22,7 +22,8 @@ Error Resolver::open(const ResolverPaths& paths, Config* config) {
         return Error::make(e, "could not open modules directory %.*s: %s", static_cast<int>(paths.moddir_shown.size()),
                            paths.moddir_shown.data(), strerror(e));
     }
-    for (int k = 0; k < 5; ++k) indexes_[k].open(static_cast<IndexKind>(k), paths.moddir_host, paths.moddir_shown);
+    for (int k = 0; k < 5; ++k)
+        indexes_[k].open(static_cast<IndexKind>(k), paths.moddir_host, paths.moddir_shown, arena_);
     return {};
 }
 

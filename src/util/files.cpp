@@ -1,5 +1,7 @@
 #include "earlymod/files.h"
 
+#include "earlymod/memory.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -50,9 +52,11 @@ MappedFile::~MappedFile() {
     open_ = false;
 }
 
+// No O_CLOEXEC here and below: each descriptor is closed before the
+// function returns (and musl pays an extra fcntl for the flag).
 Error MappedFile::open(const char* host, std::string_view shown) {
     this->~MappedFile();
-    int fd = ::open(host, O_RDONLY | O_CLOEXEC);
+    int fd = ::open(host, O_RDONLY);
     if (fd < 0) {
         int e = errno;
         return Error::make(e, "could not open %.*s: %s", static_cast<int>(shown.size()), shown.data(), strerror(e));
@@ -84,7 +88,7 @@ Error MappedFile::open(const char* host, std::string_view shown) {
 }
 
 long read_small_file(const char* host, char* buf, size_t cap) {
-    int fd = ::open(host, O_RDONLY | O_CLOEXEC);
+    int fd = ::open(host, O_RDONLY);
     if (fd < 0) return -errno;
     size_t n = 0;
     while (n + 1 < cap) {
@@ -101,6 +105,38 @@ long read_small_file(const char* host, char* buf, size_t cap) {
     close(fd);
     buf[n] = '\0';
     return static_cast<long>(n);
+}
+
+Error read_whole_file(const char* host, std::string_view shown, Arena& arena, std::string_view* out) {
+    int n = static_cast<int>(shown.size());
+    int fd = ::open(host, O_RDONLY);
+    if (fd < 0) {
+        int e = errno;
+        return Error::make(e, "could not open %.*s: %s", n, shown.data(), strerror(e));
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        int e = S_ISDIR(st.st_mode) ? EISDIR : errno;
+        close(fd);
+        return Error::make(e, "could not read %.*s: %s", n, shown.data(), strerror(e));
+    }
+    size_t size = static_cast<size_t>(st.st_size);
+    char* buf = static_cast<char*>(arena.alloc(size + 1, 1));
+    if (!buf) {
+        close(fd);
+        return Error::make(ENOMEM, "out of memory reading %.*s", n, shown.data());
+    }
+    size_t got = 0;
+    while (got < size) {
+        ssize_t r = read(fd, buf + got, size - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;  // the file shrank: take what there is
+        got += static_cast<size_t>(r);
+    }
+    close(fd);
+    buf[got] = '\0';
+    *out = {buf, got};
+    return {};
 }
 
 bool path_exists(const char* host) {

@@ -4,7 +4,10 @@ namespace earlymod {
 
 namespace {
 bool g_exhausted = false;
-constexpr size_t chunk_size = 64 * 1024;
+// The first chunk is small (a single lookup needs little); each next one
+// doubles, up to a cap, so big workloads take few chunks.
+constexpr size_t first_chunk = 8 * 1024;
+constexpr size_t max_chunk = 256 * 1024;
 } // namespace
 
 bool memory_exhausted() { return g_exhausted; }
@@ -32,6 +35,8 @@ void* Arena::alloc(size_t size, size_t align) {
     // Large requests get a chunk of their own so that the current chunk's
     // free tail is not wasted.
     size_t want = header + size + align;
+    size_t chunk_size = head_ ? head_->size * 2 : first_chunk;
+    if (chunk_size > max_chunk) chunk_size = max_chunk;
     size_t csize = want > chunk_size ? want : chunk_size;
     Chunk* c = static_cast<Chunk*>(malloc(csize));
     if (!c) {

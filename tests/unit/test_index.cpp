@@ -222,9 +222,10 @@ TEST_CASE("index selection: the .bin when sound, the text file when the .bin is 
     fixture::TempDir dir;
     dir.write("modules.alias", alias_text);
     std::string bin = fixture::write_bin_index(alias_entries());
+    Arena arena;
 
     IndexFile only_text;
-    only_text.open(IndexKind::alias, dir.path(), "/lib/modules/x");
+    only_text.open(IndexKind::alias, dir.path(), "/lib/modules/x", arena);
     REQUIRE(only_text.present());
     CHECK_FALSE(only_text.uses_bin());
     Vec<IndexValue> v;
@@ -233,20 +234,20 @@ TEST_CASE("index selection: the .bin when sound, the text file when the .bin is 
 
     dir.write("modules.alias.bin", bin);
     IndexFile good;
-    good.open(IndexKind::alias, dir.path(), "/lib/modules/x");
+    good.open(IndexKind::alias, dir.path(), "/lib/modules/x", arena);
     CHECK(good.uses_bin());
 
     std::string bad = bin;
     bad[1] = 0;
     dir.write("modules.alias.bin", bad);
     IndexFile fallback;
-    fallback.open(IndexKind::alias, dir.path(), "/lib/modules/x");
+    fallback.open(IndexKind::alias, dir.path(), "/lib/modules/x", arena);
     CHECK_FALSE(fallback.uses_bin());
     Vec<IndexValue> w;
     fallback.search("fs_xfs", w);
     CHECK(values_of(w) == std::vector<std::string>{"xfs"});
 
     IndexFile missing;
-    missing.open(IndexKind::symbols, dir.path(), "/lib/modules/x");
+    missing.open(IndexKind::symbols, dir.path(), "/lib/modules/x", arena);
     CHECK_FALSE(missing.present());
 }
