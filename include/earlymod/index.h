@@ -51,6 +51,8 @@ public:
     void search(std::string_view key, Vec<IndexValue>& out);
     // Every key/value as "prefix key value\n", in trie (byte) order.
     void dump(std::string_view prefix, OutBuf& out);
+    // Walks the whole trie; false if any part of it is damaged.
+    bool check();
     // Set once a read went out of bounds or broke the post-order rule;
     // results obtained since are incomplete.
     bool corrupt() const { return corrupt_; }
@@ -68,7 +70,7 @@ private:
     void search_nfa(const Node& node, size_t j, KeyBits set, char* buf, size_t used, const Subject& sub,
                     size_t entry, Vec<IndexValue>& out, int depth);
     void add_values(const Node& node, Vec<IndexValue>& out);
-    void dump_node(const Node& node, char* buf, size_t used, OutBuf& out, int depth);
+    void dump_node(const Node& node, char* buf, size_t used, OutBuf* out, int depth);
 
     const unsigned char* data_ = nullptr;
     size_t size_ = 0;
@@ -91,6 +93,9 @@ public:
     void dump(std::string_view prefix, OutBuf& out) const;
 
 private:
+    void load_builtin_modinfo(std::string_view text, std::string_view shown);
+    void add_pattern(std::string_view key, std::string_view module, uint32_t priority);
+
     struct Entry {
         std::string_view key;    // module name, or alias pattern
         std::string_view value;  // dep line, or module name
@@ -120,6 +125,8 @@ public:
     // present() tells.
     void open(IndexKind kind, std::string_view dir_host, std::string_view dir_shown, Arena& arena);
     bool present();
+    // Why the .bin form could not be opened, when that was not "missing".
+    const Error& open_error() const { return open_error_; }
     bool uses_bin() {
         ensure_open();
         return use_bin_;
@@ -137,12 +144,15 @@ private:
 
     IndexKind kind_ = IndexKind::dep;
     const char* text_host_ = "";  // NUL-terminated, in the caller's arena
-    std::string_view shown_;
+    const char* bin_host_ = "";
+    std::string_view shown_;      // the text form's path, as shown
+    std::string_view bin_shown_;
     MappedFile bin_file_;
     MappedFile text_file_;
     BinIndex bin_;
     TextIndex text_;
     bool opened_ = false;
+    Error open_error_;
     bool use_bin_ = false;
     bool text_pending_ = false;  // text exists, not parsed yet
     bool text_loaded_ = false;

@@ -50,7 +50,7 @@ Error BinIndex::open(const unsigned char* data, size_t size, std::string_view sh
     if (be32(data + 4) >> 16 != 2)
         return Error::make(EINVAL, "%.*s: unsupported index version %u", n, shown.data(), be32(data + 4) >> 16);
     root_ = be32(data + 8);
-    if ((root_ & offset_mask) >= size)
+    if ((root_ & offset_mask) >= size || (root_ & offset_mask) < 12)
         return Error::make(EINVAL, "%.*s: root offset out of range", n, shown.data());
     return {};
 }
@@ -325,7 +325,7 @@ void BinIndex::search(std::string_view key, Vec<IndexValue>& out) {
     search_node(root, key, out);
 }
 
-void BinIndex::dump_node(const Node& node, char* buf, size_t used, OutBuf& out, int depth) {
+void BinIndex::dump_node(const Node& node, char* buf, size_t used, OutBuf* out, int depth) {
     if (depth > max_depth || used + node.prefix.size() + 1 >= max_key) {
         corrupt_ = true;
         return;
@@ -333,7 +333,7 @@ void BinIndex::dump_node(const Node& node, char* buf, size_t used, OutBuf& out, 
     memcpy(buf + used, node.prefix.data(), node.prefix.size());
     used += node.prefix.size();
     bool ok = for_each_value(node.values, node.value_count, data_ + size_, [&](std::string_view v, uint32_t) {
-        out.put(std::string_view(buf, used)).put(' ').put(v).put('\n');
+        if (out) out->put(std::string_view(buf, used)).put(' ').put(v).put('\n');
     });
     if (!ok) corrupt_ = true;
     for (unsigned ch = node.first; ch <= node.last; ++ch) {
@@ -350,7 +350,15 @@ void BinIndex::dump(std::string_view prefix, OutBuf& out) {
     char buf[max_key];
     if (prefix.size() >= 64) return;
     memcpy(buf, prefix.data(), prefix.size());
-    dump_node(root, buf, prefix.size(), out, 0);
+    dump_node(root, buf, prefix.size(), &out, 0);
+}
+
+bool BinIndex::check() {
+    Node root;
+    if (!read_node(root_, UINT32_MAX, &root)) return !corrupt_;
+    char buf[max_key];
+    dump_node(root, buf, 0, nullptr, 0);
+    return !corrupt_;
 }
 
 } // namespace earlymod

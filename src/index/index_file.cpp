@@ -23,8 +23,14 @@ const char* index_file_name(IndexKind kind) {
 void IndexFile::open(IndexKind kind, std::string_view dir_host, std::string_view dir_shown, Arena& arena) {
     kind_ = kind;
     const char* name = index_file_name(kind);
-    text_host_ = arena.concat(dir_host, "/", name).data();
-    shown_ = arena.concat(dir_shown, "/", name);
+    // modules.builtin.alias.bin is made from modules.builtin.modinfo: that
+    // is its text form.
+    const char* text_name = kind == IndexKind::builtin_alias ? "modules.builtin.modinfo" : name;
+    bin_host_ = arena.concat(dir_host, "/", name, ".bin").data();
+    bin_shown_ = arena.concat(dir_shown, "/", name, ".bin");
+    text_host_ = arena.concat(dir_host, "/", text_name).data();
+    shown_ = arena.concat(dir_shown, "/", text_name);
+    if (!bin_host_) bin_host_ = "";
     if (!text_host_) text_host_ = "";
     opened_ = false;
 }
@@ -34,13 +40,9 @@ void IndexFile::open(IndexKind kind, std::string_view dir_host, std::string_view
 void IndexFile::ensure_open() {
     if (opened_) return;
     opened_ = true;
-    char bin_host[4200];
-    snprintf(bin_host, sizeof bin_host, "%s.bin", text_host_);
-    char bin_shown[4200];
-    snprintf(bin_shown, sizeof bin_shown, "%.*s.bin", static_cast<int>(shown_.size()), shown_.data());
-    Error err = bin_file_.open(bin_host, bin_shown);
+    Error err = bin_file_.open(bin_host_, bin_shown_);
     if (err.ok()) {
-        err = bin_.open(bin_file_.bytes(), bin_file_.size(), bin_shown);
+        err = bin_.open(bin_file_.bytes(), bin_file_.size(), bin_shown_);
         if (err.ok()) {
             use_bin_ = true;
         } else {
@@ -48,11 +50,11 @@ void IndexFile::ensure_open() {
             bin_file_ = MappedFile();
         }
     } else if (err.code() != ENOENT) {
+        open_error_ = err;
         log_message(log_warning, "%s; using the text index instead", err.message());
     }
-    // modules.builtin.alias has no text form; the others are parsed only
-    // when the trie is missing or fails.
-    text_pending_ = !use_bin_ && kind_ != IndexKind::builtin_alias && path_exists(text_host_);
+    // The text form is parsed only when the trie is missing or fails.
+    text_pending_ = !use_bin_ && path_exists(text_host_);
 }
 
 bool IndexFile::present() {
@@ -76,10 +78,10 @@ bool IndexFile::ensure_text() {
 
 void IndexFile::drop_bin() {
     use_bin_ = false;
-    text_pending_ = kind_ != IndexKind::builtin_alias && path_exists(text_host_);
-    log_message(log_warning, "%.*s.bin is damaged (offset out of range or a loop in the trie); %s",
-                static_cast<int>(shown_.size()), shown_.data(),
-                text_pending_ ? "using the text index instead" : "no text index to fall back on");
+    text_pending_ = !text_loaded_ && path_exists(text_host_);
+    log_message(log_warning, "%.*s is damaged (offset out of range or a loop in the trie); %s",
+                static_cast<int>(bin_shown_.size()), bin_shown_.data(),
+                text_pending_ || text_loaded_ ? "using the text index instead" : "no text index to fall back on");
 }
 
 bool IndexFile::find(std::string_view key, std::string_view* value) {
@@ -106,11 +108,11 @@ void IndexFile::search(std::string_view key, Vec<IndexValue>& out) {
 
 void IndexFile::dump(std::string_view prefix, OutBuf& out) {
     ensure_open();
+    // Lines once written cannot be taken back: check the whole trie first
+    // (only -c dumps, so the extra walk is cheap enough).
+    if (use_bin_ && !bin_.check()) drop_bin();
     if (use_bin_) {
         bin_.dump(prefix, out);
-        if (!bin_.corrupt()) return;
-        // Lines already written cannot be taken back; say so.
-        drop_bin();
         return;
     }
     if (ensure_text()) text_.dump(prefix, out);

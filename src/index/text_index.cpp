@@ -29,8 +29,60 @@ size_t literal_prefix(std::string_view pattern) {
 
 } // namespace
 
+// modules.builtin.modinfo: "module.key=value" records, each ended by a NUL.
+// The aliases of builtin modules are the records with the key "alias"; depmod
+// gives them all priority 0.
+void TextIndex::load_builtin_modinfo(std::string_view text, std::string_view shown) {
+    size_t record = 0;
+    while (!text.empty()) {
+        size_t end = text.find('\0');
+        std::string_view rec = text.substr(0, end);
+        text = end == std::string_view::npos ? std::string_view{} : text.substr(end + 1);
+        ++record;
+        size_t dot = rec.find('.');
+        size_t eq = rec.find('=');
+        if (dot == std::string_view::npos || eq == std::string_view::npos || dot == 0 || eq < dot) continue;
+        if (rec.substr(dot + 1, eq - dot - 1) != "alias") continue;
+        std::string_view module = rec.substr(0, dot);
+        std::string_view pattern = rec.substr(eq + 1);
+        if (pattern.empty()) continue;
+        char buf[4096];
+        std::string_view norm;
+        if (pattern.size() >= sizeof buf || !normalize_alias(pattern, buf, sizeof buf, &norm)) {
+            log_message(log_warning, "%.*s: record %zu: bad alias (unmatched bracket or too long), skipped",
+                        static_cast<int>(shown.size()), shown.data(), record);
+            continue;
+        }
+        add_pattern(norm == pattern ? pattern : arena_.dup(norm), module, 0);
+    }
+}
+
+void TextIndex::add_pattern(std::string_view key, std::string_view module, uint32_t priority) {
+    Entry e{};
+    e.key = key;
+    e.value = module;
+    e.priority = priority;
+    e.next = UINT32_MAX;
+    size_t lit = literal_prefix(e.key);
+    uint32_t idx = static_cast<uint32_t>(entries_.size());
+    bool inserted = false;
+    uint64_t* chain = chains_.insert(e.key.substr(0, lit), (uint64_t(idx) << 32) | idx, &inserted);
+    if (!chain || !entries_.push(e)) return;
+    if (!inserted) {
+        entries_[static_cast<uint32_t>(*chain)].next = idx;
+        *chain = (*chain & 0xFFFFFFFF00000000ull) | idx;
+    }
+    bool seen = false;
+    for (uint16_t l : prefix_lengths_) seen |= l == lit;
+    if (!seen && lit <= UINT16_MAX) prefix_lengths_.push(static_cast<uint16_t>(lit));
+}
+
 void TextIndex::load(IndexKind kind, std::string_view text, std::string_view shown) {
     kind_ = kind;
+    if (kind == IndexKind::builtin_alias) {
+        load_builtin_modinfo(text, shown);
+        return;
+    }
     bool has_nul = memchr(text.data(), 0, text.size()) != nullptr;
     StrMap<uint32_t> module_order;  // alias files: module -> priority
     size_t lineno = 0;
@@ -82,29 +134,17 @@ void TextIndex::load(IndexKind kind, std::string_view text, std::string_view sho
             continue;
         }
         std::string_view norm;
-        if (pattern.size() >= sizeof buf || !normalize_alias(pattern, buf, sizeof buf, &norm)) {
+        if (pattern.size() >= sizeof buf || module.size() >= sizeof buf) {
+            warn_line(shown, lineno, "alias or module name longer than 4095 bytes");
+            continue;
+        }
+        if (!normalize_alias(pattern, buf, sizeof buf, &norm)) {
             warn_line(shown, lineno, "unmatched bracket in alias");
             continue;
         }
-        e.key = norm == pattern ? pattern : arena_.dup(norm);
-        e.value = module;
         uint32_t* prio = module_order.insert(module, static_cast<uint32_t>(module_order.size()));
         if (!prio) continue;
-        e.priority = *prio;
-        size_t lit = literal_prefix(e.key);
-        uint32_t idx = static_cast<uint32_t>(entries_.size());
-        // Chains keep file order: head in the high half, tail in the low.
-        e.next = UINT32_MAX;
-        bool inserted = false;
-        uint64_t* chain = chains_.insert(e.key.substr(0, lit), (uint64_t(idx) << 32) | idx, &inserted);
-        if (!chain || !entries_.push(e)) continue;
-        if (!inserted) {
-            entries_[static_cast<uint32_t>(*chain)].next = idx;
-            *chain = (*chain & 0xFFFFFFFF00000000ull) | idx;
-        }
-        bool seen = false;
-        for (uint16_t l : prefix_lengths_) seen |= l == lit;
-        if (!seen && lit <= UINT16_MAX) prefix_lengths_.push(static_cast<uint16_t>(lit));
+        add_pattern(norm == pattern ? pattern : arena_.dup(norm), module, *prio);
     }
 }
 

@@ -140,7 +140,12 @@ Error Context::probe(Module* target, std::string_view params) {
     Error err;
     Vec<char>& opts = scratch_opts_;
     for (Module* m : list) {
-        if (!o.ignore_status && in_kernel(m)) {
+        if (m->unusable) {
+            // Its modules.dep entry was refused (and reported): loading it,
+            // or printing a plan without it, would be wrong.
+            err = Error::make(EINVAL, "could not insert '%.*s': its modules.dep entry was refused",
+                              static_cast<int>(m->name.size()), m->name.data());
+        } else if (!o.ignore_status && in_kernel(m)) {
             err = Error::make(EEXIST, "could not insert '%.*s': Module already in kernel",
                               static_cast<int>(m->name.size()), m->name.data());
         } else {

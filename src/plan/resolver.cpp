@@ -29,6 +29,7 @@ Error Resolver::open(const ResolverPaths& paths, Config* config) {
 
 Error Resolver::check_indexes() {
     IndexFile& dep = indexes_[static_cast<int>(IndexKind::dep)];
+    if (!dep.present() && !dep.open_error().ok()) return dep.open_error();
     if (!dep.present())
         return Error::make(ENOENT, "no module index in %.*s: neither modules.dep.bin nor modules.dep (run depmod)",
                            static_cast<int>(paths_.moddir_shown.size()), paths_.moddir_shown.data());
@@ -121,7 +122,13 @@ void Resolver::parse_dep_line(Module* m, std::string_view line) {
             return;
         }
         Module* d = from_path(dep);
-        if (!d) continue;
+        if (!d) {
+            log_message(log_err, "%.*s: unusable dependency '%.*s%s' of module %.*s (name too long, or out of memory)",
+                        static_cast<int>(shown.size()), shown.data(), dep.size() > 80 ? 80 : static_cast<int>(dep.size()),
+                        dep.data(), dep.size() > 80 ? "..." : "", static_cast<int>(m->name.size()), m->name.data());
+            m->unusable = true;
+            return;
+        }
         if (d == m) {
             log_message(log_warning, "%.*s: module %.*s depends on itself; dependency ignored",
                         static_cast<int>(shown.size()), shown.data(), static_cast<int>(m->name.size()),
