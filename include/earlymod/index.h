@@ -125,6 +125,12 @@ public:
     // present() tells.
     void open(IndexKind kind, std::string_view dir_host, std::string_view dir_shown, Arena& arena);
     bool present();
+    // Size in bytes of the form in use (0 when absent): a hint for sizing
+    // tables.
+    size_t size_hint() {
+        ensure_open();
+        return use_bin_ ? bin_file_.size() : 0;
+    }
     // Why the .bin form could not be opened, when that was not "missing".
     const Error& open_error() const { return open_error_; }
     bool uses_bin() {

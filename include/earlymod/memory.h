@@ -169,6 +169,13 @@ public:
             i = (i + 1) & (capacity_ - 1);
         }
     }
+    // Sizes the table for n keys up front, so that a big run does not
+    // rehash (and touch fresh pages) at every doubling.
+    bool reserve(size_t n) {
+        size_t cap = 64;
+        while (cap * 3 < n * 4) cap *= 2;
+        return capacity_ >= cap || grow(cap);
+    }
     V* find(std::string_view key) const {
         if (!capacity_) return nullptr;
         uint32_t h = hash_bytes(key);
@@ -196,8 +203,8 @@ private:
         bool used;
         V value;
     };
-    bool grow() {
-        size_t ncap = capacity_ ? capacity_ * 2 : 64;
+    bool grow(size_t ncap = 0) {
+        if (!ncap) ncap = capacity_ ? capacity_ * 2 : 64;
         Slot* n = static_cast<Slot*>(calloc(ncap, sizeof(Slot)));
         if (!n) {
             note_memory_exhausted();

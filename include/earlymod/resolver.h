@@ -127,7 +127,6 @@ public:
 
 private:
     Module* get(std::string_view name, std::string_view alias, bool has_alias);
-    Module* from_path(std::string_view relpath);
     void parse_dep_line(Module* m, std::string_view line);
     void collect(Module* m, bool required, bool ignore_commands, Vec<Module*>& out);
     void fill_softdeps(Module* m, Vec<Module*>& out);
@@ -139,6 +138,7 @@ private:
     IndexFile indexes_[5];
     Arena arena_;
     StrMap<Module*> pool_;
+    bool pool_sized_ = false;
     Vec<Module*> scratch_deps_;
     Vec<Module*> all_;
     uint32_t generation_ = 0;

@@ -412,11 +412,12 @@ const char* compressed_block(Ctx& c, const u8* in, size_t n, Out& out, size_t fr
             size_t seg = (regen + 3) / 4;
             ok = sn >= 6 && 3 * seg <= regen;
             size_t left = ok ? sn - 6 : 0;
-            const u8* q = src + 6;
+            const u8* q = ok ? src + 6 : src; // jump table: sizes of streams 1-3
             for (unsigned k = 0; ok && k < 4; k++) {
                 size_t len = k < 3 ? le16(src + 2 * k) : left;
-                ok = len <= left && huf_stream(c.huf, q, len, c.lit + k * seg,
-                                               k < 3 ? seg : regen - 3 * seg);
+                if (len > left)
+                    return "zstd: corrupt literals";
+                ok = huf_stream(c.huf, q, len, c.lit + k * seg, k < 3 ? seg : regen - 3 * seg);
                 q += len;
                 left -= len;
             }

@@ -218,29 +218,68 @@ void BinIndex::search_nfa(const Node& node, size_t j, KeyBits set, char* buf, si
     if (node.value_count > 0 && sub.accepts(set)) add_values(node, out);
 }
 
+// Exact lookup, the hot path of every name lookup: walks the trie reading
+// each node in place, comparing its prefix with the key as it goes.
 bool BinIndex::find(std::string_view key, std::string_view* value) {
-    Node node;
-    if (!read_node(root_, UINT32_MAX, &node)) return false;
+    const unsigned char* end = data_ + size_;
+    uint32_t ref = root_;
+    uint32_t parent = UINT32_MAX;
     size_t i = 0;
     for (;;) {
-        if (key.size() - i < node.prefix.size() || key.substr(i, node.prefix.size()) != node.prefix)
+        uint32_t off = ref & offset_mask;
+        if (off == 0) return false;
+        if (off < 12 || off >= size_ || off >= parent) {
+            corrupt_ = true;
             return false;
-        i += node.prefix.size();
+        }
+        const unsigned char* p = data_ + off;
+        if (ref & flag_prefix) {
+            for (;;) {
+                if (p >= end) {
+                    corrupt_ = true;
+                    return false;
+                }
+                unsigned char c = *p++;
+                if (c == 0) break;
+                if (i >= key.size() || c != static_cast<unsigned char>(key[i])) return false;
+                ++i;
+            }
+        }
+        unsigned first = 1, last = 0;
+        const unsigned char* children = nullptr;
+        if (ref & flag_childs) {
+            if (p + 2 > end) {
+                corrupt_ = true;
+                return false;
+            }
+            first = p[0];
+            last = p[1];
+            if (first > last || p + 2 + 4 * (last - first + 1) > end) {
+                corrupt_ = true;
+                return false;
+            }
+            children = p + 2;
+            p += 2 + 4 * (last - first + 1);
+        }
         if (i == key.size()) {
-            if (node.value_count == 0) return false;
-            bool found = false;
-            bool ok = for_each_value(node.values, 1, data_ + size_, [&](std::string_view v, uint32_t) {
-                *value = v;
-                found = true;
-            });
-            if (!ok) corrupt_ = true;
-            return found;
+            if (!(ref & flag_values)) return false;
+            if (p + 8 > end || be32(p) == 0) {
+                if (p + 4 > end) corrupt_ = true;
+                return false;
+            }
+            p += 8;  // the count, then the first value's priority
+            const void* nul = memchr(p, 0, static_cast<size_t>(end - p));
+            if (!nul) {
+                corrupt_ = true;
+                return false;
+            }
+            *value = {reinterpret_cast<const char*>(p), static_cast<size_t>(static_cast<const unsigned char*>(nul) - p)};
+            return true;
         }
         unsigned ch = static_cast<unsigned char>(key[i]);
-        if (ch < node.first || ch > node.last) return false;
-        Node child;
-        if (!read_node(be32(node.children + 4 * (ch - node.first)), node.offset, &child)) return false;
-        node = child;
+        if (!children || ch < first || ch > last) return false;
+        parent = off;
+        ref = be32(children + 4 * (ch - first));
         ++i;
     }
 }

@@ -64,16 +64,9 @@ Module* Resolver::get(std::string_view name, std::string_view alias, bool has_al
     return m;
 }
 
-Module* Resolver::from_path(std::string_view relpath) {
-    char buf[4096];
-    std::string_view base = path_basename(relpath);
-    if (base.empty() || base.size() >= sizeof buf) return nullptr;
-    Module* m = get(normalize_modname(base, buf, sizeof buf), {}, false);
-    if (!m) return nullptr;
-    if (m->relpath.empty()) m->relpath = relpath;
-    m->builtin = 0;
-    return m;
-}
+// Linux's MODULE_NAME_LEN is 64 bytes with the NUL; anything much longer
+// in modules.dep is damage, not a module.
+constexpr size_t max_module_name = 255;
 
 void Resolver::parse_dep_line(Module* m, std::string_view line) {
     if (m->dep_done) return;
@@ -90,8 +83,8 @@ void Resolver::parse_dep_line(Module* m, std::string_view line) {
         return;
     }
     if (m->relpath.empty()) m->relpath = relpath;
-    // One pass over the dependency list: split at blanks and refuse any
-    // absolute path or ".." component on the way.
+    // Split the dependency list at blanks; refuse any absolute path or
+    // ".." component.
     Vec<Module*>& deps = scratch_deps_;
     deps.clear();
     const char* p = line.data() + colon + 1;
@@ -99,21 +92,37 @@ void Resolver::parse_dep_line(Module* m, std::string_view line) {
     while (p < end) {
         while (p < end && (*p == ' ' || *p == '\t')) ++p;
         const char* b = p;
-        // depmod separates with single blanks; tabs are tolerated.
         const char* sp = static_cast<const char*>(memchr(p, ' ', static_cast<size_t>(end - p)));
         p = sp ? sp : end;
         if (const char* tab = static_cast<const char*>(memchr(b, '\t', static_cast<size_t>(p - b)))) p = tab;
         if (p == b) break;
-        bool dotdot = false;
-        for (const char* d = b; (d = static_cast<const char*>(memchr(d, '.', static_cast<size_t>(p - d))));) {
-            if (d + 1 < p && d[1] == '.' && (d == b || d[-1] == '/') && (d + 2 == p || d[2] == '/')) {
-                dotdot = true;
+        std::string_view dep(b, static_cast<size_t>(p - b));
+        // The file name: after the last '/', up to its first '.'.
+        const char* base = p;
+        while (base > b && base[-1] != '/') --base;
+        const char* dot = nullptr;
+        bool dash = false;
+        for (const char* c = base; c < p; ++c) {
+            if (*c == '.') {
+                dot = c;
                 break;
             }
-            ++d;
+            dash |= *c == '-';
         }
-        std::string_view dep(b, static_cast<size_t>(p - b));
-        if (dotdot || dep[0] == '/') {
+        // Without a '-' the module name is the file name up to its first
+        // dot, as it stands in the index: no copy needed.
+        Module* d = nullptr;
+        std::string_view name(base, static_cast<size_t>((dot ? dot : p) - base));
+        if (name.empty() || name.size() > max_module_name) {
+            d = nullptr;
+        } else if (!dash) {
+            d = get(name, {}, false);
+        } else {
+            char nbuf[max_module_name + 1];
+            d = get(normalize_modname(name, nbuf, sizeof nbuf), {}, false);
+        }
+        // The path check runs once per distinct path, not per mention.
+        if (d && d->relpath != dep && !is_safe_relative_path(dep)) {
             log_message(log_err,
                         "%.*s: refusing dependency '%.*s' of module %.*s: it leads outside the modules directory",
                         static_cast<int>(shown.size()), shown.data(), static_cast<int>(dep.size()), dep.data(),
@@ -121,7 +130,10 @@ void Resolver::parse_dep_line(Module* m, std::string_view line) {
             m->unusable = true;
             return;
         }
-        Module* d = from_path(dep);
+        if (d) {
+            if (d->relpath.empty()) d->relpath = dep;
+            d->builtin = 0;
+        }
         if (!d) {
             log_message(log_err, "%.*s: unusable dependency '%.*s%s' of module %.*s (name too long, or out of memory)",
                         static_cast<int>(shown.size()), shown.data(), dep.size() > 80 ? 80 : static_cast<int>(dep.size()),
@@ -239,6 +251,11 @@ void Resolver::resolve_softdeps(Module* m) {
 }
 
 Error Resolver::lookup(std::string_view given, Vec<Module*>& out) {
+    if (!pool_sized_) {
+        // About 175 bytes of modules.dep.bin per module: room for all.
+        pool_sized_ = true;
+        pool_.reserve(index(IndexKind::dep).size_hint() / 128);
+    }
     char buf[4096];
     std::string_view name;
     if (given.size() >= sizeof buf || !normalize_alias(given, buf, sizeof buf, &name))

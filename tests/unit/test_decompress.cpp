@@ -172,8 +172,8 @@ Bytes self_binary()
 {
     Bytes b;
     read_file("/proc/self/exe", b);
-    if (b.size() > 3 * 1024 * 1024)
-        b.resize(3 * 1024 * 1024);
+    if (b.size() > 1024 * 1024)
+        b.resize(1024 * 1024);
     return b;
 }
 
@@ -245,8 +245,8 @@ void expect_error(Compression c, const Bytes& comp, size_t limit, const char* ne
 // content: `verified`), random mutations never crash.
 void damage(Compression c, const Bytes& comp, const Bytes& orig, bool verified = true)
 {
-    // Truncation at every offset (all of them for small files).
-    size_t step = comp.size() > 4096 ? comp.size() / 2048 : 1;
+    // Truncation at every offset of small files, ~300 offsets of big ones.
+    size_t step = comp.size() > 4096 ? comp.size() / 300 : 1;
     for (size_t len = 0; len < comp.size(); len += step) {
         Bytes t(comp.begin(), comp.begin() + (long)len);
         INFO("truncated to " << len << " of " << comp.size());
@@ -562,8 +562,7 @@ TEST_CASE("zstd: round trips through the zstd tool")
         "zstd -q -c -1",
         "zstd -q -c -3 --no-check",
         "zstd -q -c -19 --check",
-        "zstd -q -c -19 --long=27",
-        "zstd -q -c --ultra -22",
+        "zstd -q -c --long=27",
         "zstd -q -c -5 --no-content-size",
         "zstd -q -c -12 --zstd=wlog=10", // window smaller than a block
     };
@@ -645,7 +644,7 @@ TEST_CASE("decompress: 5 MB in each format (timing reported)")
         Compression c;
     } runs[] = {{"gzip", "gzip -c -9 -n", Compression::gzip},
                 {"xz", "xz -c --check=crc32 --lzma2=dict=1MiB", Compression::xz},
-                {"zstd", "zstd -q -c -19", Compression::zstd}};
+                {"zstd", "zstd -q -c -12", Compression::zstd}};
     for (auto& r : runs) {
         if (!have_tool(r.tool))
             continue;
