@@ -49,9 +49,11 @@ struct Decompressed {
 };
 
 // Decompress a whole in-memory file. max_output bounds memory use: once the
-// output would grow past it, decoding stops with an error (the output is
-// held in one buffer grown by doubling, so peak memory is at most
-// max_output plus the decoder's small fixed state).
+// output would grow past it, decoding stops with an error. The output lives
+// in one malloc'd buffer grown by doubling (never past max_output; realloc
+// may briefly hold the old and the new buffer), plus fixed decoder state:
+// about 30 KiB for xz, 140 KiB for zstd, none on the heap for gzip. A zstd
+// frame that states its size is allocated once, up front.
 //
 // Supported:
 //   gzip: one or more members; stored, fixed and dynamic Huffman blocks;

@@ -38,6 +38,26 @@ enum class Action {
 
 using ActionFunction = void (*)(void* context, Action action, const Module& module, std::string_view text,
                                 std::string_view params);
+
+// What became of one module of a load, reported after the fact (the
+// `earlymod load` log is made of these).
+enum class Outcome {
+    loaded,      // the kernel took it (or its install command succeeded)
+    present,     // already live, or built into the kernel
+    failed,      // the kernel (or the install command) refused it: see error
+    skipped,     // not tried: a module it needs failed first
+    blacklisted, // reached through an alias (or -b) and blacklisted
+};
+struct Report {
+    const Module* module;
+    Outcome outcome;
+    Error error;            // the cause, for failed and skipped
+    bool required;          // the target or a hard dependency (not a softdep)
+    bool target;            // the module the name resolved to
+    uint64_t start_ns;      // CLOCK_MONOTONIC, around the kernel call
+    uint64_t end_ns;
+};
+using ReportFunction = void (*)(void* context, const Report& report);
 // Replaces the kernel's load call (default: Kernel::load). host_path is
 // the module file on this machine.
 using LoadFunction = Error (*)(void* context, const Module& module, const char* host_path,
@@ -67,6 +87,8 @@ struct Options {
     void* load_context = nullptr;
     ActionFunction on_action = nullptr;
     void* action_context = nullptr;
+    ReportFunction on_report = nullptr;
+    void* report_context = nullptr;
 };
 
 class Context {
@@ -113,6 +135,7 @@ private:
     Error run_command(Module* m, std::string_view type, std::string_view command, std::string_view params);
     bool in_kernel(Module* m);
     void report(Action action, Module* m, std::string_view text, std::string_view params);
+    void notify(Module* m, Outcome outcome, const Error& error, bool target, uint64_t start, uint64_t end);
 
     const Options* options_ = nullptr;
     FsRoot root_;

@@ -9,6 +9,7 @@
 
 #include <string_view>
 
+#include "earlymod/decompress.h"
 #include "earlymod/error.h"
 #include "earlymod/files.h"
 
@@ -39,6 +40,12 @@ public:
 };
 
 // The real thing: syscalls and /sys under root.
+//
+// Loading: finit_module(2) on the file, with MODULE_INIT_COMPRESSED_FILE
+// when the file is compressed (gzip, xz, zstd, by magic bytes) in the
+// algorithm /sys/module/compression names. Otherwise, or when the kernel has
+// no finit_module (ENOSYS), the image is read (and decompressed in
+// userspace) and given to init_module(2).
 class LinuxKernel : public Kernel {
 public:
     explicit LinuxKernel(const FsRoot& root) : root_(root) {}
@@ -49,7 +56,11 @@ public:
     long refcount(std::string_view name) override;
 
 private:
+    Compression kernel_compression();
+
     FsRoot root_;
+    bool compression_known_ = false;
+    Compression kernel_compression_ = Compression::none;
 };
 
 } // namespace earlymod

@@ -3,7 +3,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include "commands.h"
+#include "earlymod/boot.h"
 #include "earlymod/output.h"
 #include "earlymod/text.h"
 
@@ -17,12 +21,20 @@ const char usage[] =
     "\n"
     "Commands:\n"
     "  modprobe ARGS...   kmod-compatible modprobe (see earlymod modprobe -h)\n"
+    "  load [FILE...]     load the modules wanted at boot (kernel command line,\n"
+    "                     modules-load.d), one log line per module\n"
+    "  init               run as the initramfs's /init: mount, load, find and\n"
+    "                     mount root=, switch to it (also when run as PID 1)\n"
+    "  insmod FILE        load one module file, without dependencies\n"
+    "  rmmod MODULE...    unload modules\n"
+    "  lsmod              list loaded modules\n"
     "\n"
     "Options:\n"
     "  -h, --help         show this help\n"
     "  -V, --version      show the version\n"
     "\n"
-    "A link to this binary named modprobe runs the modprobe command.\n";
+    "A link to this binary named modprobe, insmod, rmmod or lsmod runs that\n"
+    "command; as PID 1 (the initramfs's /init) it runs init.\n";
 
 struct Command {
     const char* name;
@@ -30,7 +42,8 @@ struct Command {
 };
 
 const Command commands[] = {
-    {"modprobe", earlymod::run_modprobe},
+    {"modprobe", earlymod::run_modprobe}, {"load", earlymod::run_load},   {"insmod", earlymod::run_insmod},
+    {"rmmod", earlymod::run_rmmod},       {"lsmod", earlymod::run_lsmod},
 };
 
 } // namespace
@@ -42,9 +55,15 @@ int main(int argc, char** argv) {
     snprintf(program, sizeof program, "%.*s", static_cast<int>(self.size()), self.data());
     logger().program = program;
 
+    // In early boot there may be no stderr: log to the kernel instead.
+    if (getpid() == 1 || fcntl(2, F_GETFD) < 0) logger().to_kmsg = true;
+    // As PID 1 this is the initramfs's /init, whatever its name.
+    if (getpid() == 1) earlymod::run_init(argc, argv);
+
     // Personalities: a link named after a command runs it.
     for (const Command& c : commands)
         if (self == c.name) return c.run(argc, argv);
+    if (self == "init" || (argc > 1 && std::string_view(argv[1]) == "init")) earlymod::run_init(argc, argv);
 
     if (argc < 2) {
         fputs(usage, stderr);

@@ -3,15 +3,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "earlymod/kernel.h"
+#include "earlymod/decompress.h"
 
 namespace earlymod {
 
 namespace {
+
+// finit_module(2) flag: the file is compressed; the kernel decompresses it.
+constexpr unsigned module_init_compressed_file = 4;
+// The largest decompressed module accepted (amdgpu, the biggest, is ~30 MB).
+constexpr size_t max_module_size = 512u << 20;
 
 long sys_finit_module(int fd, const char* params, unsigned flags) {
     return syscall(SYS_finit_module, fd, params, flags);
@@ -35,6 +42,26 @@ bool sys_module_path(const FsRoot& root, std::string_view name, const char* leaf
 
 } // namespace
 
+// Which algorithm the running kernel can decompress modules with:
+// /sys/module/compression ("xz", "gzip" or "zstd"; Linux 5.17+ with
+// CONFIG_MODULE_DECOMPRESS). Read once.
+Compression LinuxKernel::kernel_compression() {
+    if (!compression_known_) {
+        compression_known_ = true;
+        char path[4096];
+        char buf[32];
+        if (root_.host_path("/sys/module/compression", path, sizeof path) &&
+            read_small_file(path, buf, sizeof buf) > 0) {
+            std::string_view s(buf);
+            while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.remove_suffix(1);
+            if (s == "xz") kernel_compression_ = Compression::xz;
+            else if (s == "gzip") kernel_compression_ = Compression::gzip;
+            else if (s == "zstd") kernel_compression_ = Compression::zstd;
+        }
+    }
+    return kernel_compression_;
+}
+
 Error LinuxKernel::load(const char* host_path, std::string_view shown_path, std::string_view params,
                         unsigned flags) {
     int shown_len = static_cast<int>(shown_path.size());
@@ -51,31 +78,47 @@ Error LinuxKernel::load(const char* host_path, std::string_view shown_path, std:
     }
     unsigned char magic[6] = {};
     ssize_t got = pread(fd, magic, sizeof magic, 0);
-    bool compressed = got >= 4 && ((magic[0] == 0x1f && magic[1] == 0x8b) ||
-                                   (magic[0] == 0xfd && magic[1] == '7' && magic[2] == 'z' && magic[3] == 'X') ||
-                                   (magic[0] == 0x28 && magic[1] == 0xb5 && magic[2] == 0x2f && magic[3] == 0xfd));
-    long rc;
+    Compression c = detect_compression(magic, got > 0 ? static_cast<size_t>(got) : 0);
     int e = 0;
-    if (!compressed) {
-        rc = sys_finit_module(fd, args, flags);
+    bool done = false;
+    if (c == Compression::none || c == kernel_compression()) {
+        // The kernel reads the file itself (and decompresses it when
+        // MODULE_INIT_COMPRESSED_FILE says so).
+        unsigned f = flags | (c == Compression::none ? 0u : module_init_compressed_file);
+        long rc = sys_finit_module(fd, args, f);
         e = rc < 0 ? errno : 0;
-        if (rc < 0 && e == ENOSYS) {
-            // Kernels without finit_module(2): read the image ourselves.
-            struct stat st;
-            if (fstat(fd, &st) == 0 && st.st_size > 0) {
-                void* image = malloc(static_cast<size_t>(st.st_size));
-                if (image && pread(fd, image, static_cast<size_t>(st.st_size), 0) == st.st_size) {
-                    rc = sys_init_module(image, static_cast<unsigned long>(st.st_size), args);
-                    e = rc < 0 ? errno : 0;
+        // ENOSYS: no finit_module(2); fall back on init_module(2) below.
+        done = e != ENOSYS;
+    }
+    if (!done) {
+        // Read the image ourselves, decompressing when needed.
+        struct stat st;
+        void* map = MAP_FAILED;
+        if (fstat(fd, &st) == 0 && st.st_size > 0)
+            map = mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
+        if (map == MAP_FAILED) {
+            e = errno ? errno : EINVAL;
+        } else {
+            const unsigned char* image = static_cast<const unsigned char*>(map);
+            size_t size = static_cast<size_t>(st.st_size);
+            Decompressed d{nullptr, 0, nullptr};
+            if (c != Compression::none) {
+                d = decompress(c, image, size, max_module_size);
+                if (d.error) {
+                    munmap(map, size);
+                    close(fd);
+                    free(args);
+                    return Error::make(ENOEXEC, "could not decompress %.*s (%s): %s", shown_len, shown_path.data(),
+                                       compression_name(c), d.error);
                 }
-                free(image);
+                image = d.data;
+                size = d.size;
             }
+            long rc = sys_init_module(image, size, args);
+            e = rc < 0 ? errno : 0;
+            free(d.data);
+            munmap(map, static_cast<size_t>(st.st_size));
         }
-    } else {
-        // In-kernel decompression (MODULE_INIT_COMPRESSED_FILE, Linux
-        // 5.17+); userspace decompression arrives with the decoders.
-        rc = sys_finit_module(fd, args, flags | 4u);
-        e = rc < 0 ? errno : 0;
     }
     close(fd);
     free(args);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <new>
@@ -117,19 +118,32 @@ Error Context::run_command(Module* m, std::string_view type, std::string_view co
     return {};
 }
 
+static uint64_t now_ns() {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+void Context::notify(Module* m, Outcome outcome, const Error& error, bool target, uint64_t start, uint64_t end) {
+    if (!options_->on_report) return;
+    Report r{m, outcome, error, target || resolver_.is_required(m), target, start, end};
+    options_->on_report(options_->report_context, r);
+}
+
 Error Context::probe(Module* target, std::string_view params) {
     const Options& o = *options_;
     if (!o.ignore_status && in_kernel(target)) {
-        if (o.first_time)
-            return Error::make(EEXIST, "could not insert '%.*s': Module already in kernel",
-                               static_cast<int>(target->name.size()), target->name.data());
-        return {};
+        Error e = Error::make(EEXIST, "could not insert '%.*s': Module already in kernel",
+                              static_cast<int>(target->name.size()), target->name.data());
+        notify(target, Outcome::present, e, true, 0, 0);
+        return o.first_time ? e : Error();
     }
     // The blacklist applies to modules reached through an alias, and to
     // every module with -b.
     if ((target->has_alias || o.use_blacklist) && resolver_.is_blacklisted(target)) {
         log_message(log_info, "module %.*s is blacklisted", static_cast<int>(target->name.size()),
                     target->name.data());
+        notify(target, Outcome::blacklisted, Error(), true, 0, 0);
         return {};
     }
     Vec<Module*>& list = scratch_list_;
@@ -139,15 +153,21 @@ Error Context::probe(Module* target, std::string_view params) {
                                                static_cast<int>(target->name.size()), target->name.data());
     Error err;
     Vec<char>& opts = scratch_opts_;
-    for (Module* m : list) {
+    size_t i = 0;
+    for (; i < list.size(); ++i) {
+        Module* m = list[i];
+        uint64_t start = 0, end = 0;
+        Outcome outcome = Outcome::loaded;
         if (m->unusable) {
             // Its modules.dep entry was refused (and reported): loading it,
             // or printing a plan without it, would be wrong.
             err = Error::make(EINVAL, "could not insert '%.*s': its modules.dep entry was refused",
                               static_cast<int>(m->name.size()), m->name.data());
+            outcome = Outcome::failed;
         } else if (!o.ignore_status && in_kernel(m)) {
             err = Error::make(EEXIST, "could not insert '%.*s': Module already in kernel",
                               static_cast<int>(m->name.size()), m->name.data());
+            outcome = Outcome::present;
         } else {
             // Configured options, then (for the target only) the caller's;
             // kmod joins them with a blank even when the second is empty.
@@ -159,20 +179,37 @@ Error Context::probe(Module* target, std::string_view params) {
             for (char c : extra) opts.push(c);
             std::string_view joined(opts.data() ? opts.data() : "", opts.size());
             std::string_view command;
+            start = now_ns();
             if (resolver_.install_command(m, &command) && !m->ignore_command) {
                 report(Action::install, m, command, joined);
                 if (!o.dry_run) err = run_command(m, "install", command, joined);
             } else {
                 char buf[4096];
                 std::string_view path = resolver_.path(m, buf, sizeof buf);
+                bool builtin = path.empty() && resolver_.is_builtin(m);
                 if (!path.empty()) report(Action::insmod, m, path, joined);
-                else if (resolver_.is_builtin(m)) report(Action::builtin, m, m->name, joined);
+                else if (builtin) report(Action::builtin, m, m->name, joined);
+                if (builtin) outcome = Outcome::present;
                 if (!o.dry_run) err = insert(m, joined);
             }
+            end = now_ns();
+            if (!err.ok()) outcome = err.code() == EEXIST ? Outcome::present : Outcome::failed;
         }
+        notify(m, outcome, err, m == target, start, end);
         if (err.code() == EEXIST && m == target && o.first_time) break;
         if (err.code() == EEXIST || !resolver_.is_required(m)) err = Error();
         else if (!err.ok()) break;
+    }
+    // A required module failed: whatever came after it in the list (its
+    // users among them) was not tried.
+    if (!err.ok() && o.on_report) {
+        Module* failed = i < list.size() ? list[i] : nullptr;
+        for (size_t k = i + 1; k < list.size(); ++k) {
+            Module* m = list[k];
+            Error why = Error::make(ECANCELED, "%.*s failed", failed ? static_cast<int>(failed->name.size()) : 0,
+                                    failed ? failed->name.data() : "");
+            notify(m, Outcome::skipped, why, m == target, 0, 0);
+        }
     }
     return err;
 }
@@ -208,7 +245,8 @@ Error Context::load(std::string_view name, std::string_view params) {
             if (e.code() == ENOENT && resolver_.has_file(m))
                 e = Error::make(ENOENT, "could not insert '%.*s': Unknown symbol in module, or unknown parameter "
                                 "(see dmesg)", static_cast<int>(m->name.size()), m->name.data());
-            log_message(log_err, "%s", e.message());
+            // With a report callback the caller logs outcomes itself.
+            if (!options_->on_report) log_message(log_err, "%s", e.message());
         }
         last = e;
     }

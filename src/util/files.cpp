@@ -121,6 +121,22 @@ Error read_whole_file(const char* host, std::string_view shown, Arena& arena, st
         return Error::make(e, "could not read %.*s: %s", n, shown.data(), strerror(e));
     }
     size_t size = static_cast<size_t>(st.st_size);
+    if (size == 0) {
+        // /proc and /sys files report no size: read until the end.
+        Vec<char> data;
+        char chunk[4096];
+        for (;;) {
+            ssize_t r = read(fd, chunk, sizeof chunk);
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0) break;
+            size_t at = data.size();
+            if (!data.resize(at + static_cast<size_t>(r))) break;
+            memcpy(data.data() + at, chunk, static_cast<size_t>(r));
+        }
+        close(fd);
+        *out = arena.dup(std::string_view(data.data() ? data.data() : "", data.size()));
+        return {};
+    }
     char* buf = static_cast<char*>(arena.alloc(size + 1, 1));
     if (!buf) {
         close(fd);

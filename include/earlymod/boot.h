@@ -1,0 +1,64 @@
+// Boot: turning the wanted module list into loaded modules, and init mode.
+//
+// load_modules() is `earlymod load`'s work and the first step of init
+// mode. Its log has one line per module (outcome and time) and a summary,
+// following systemd-modules-load's judgement of what is a failure:
+//   - a name that resolves to nothing: error, the others continue;
+//   - ENODEV or ENOENT from the kernel: a warning, not a failure (a driver
+//     for hardware that is not there, such as crc32c-intel without SSE4.2);
+//   - EPERM for a module named in module_blacklist=: "blocked by kernel";
+//   - already loaded, builtin, or blacklisted in modprobe.d: fine;
+//   - anything else: a failure; modules that need it are skipped with
+//     that reason, independent ones continue.
+// Softdeps that fail are reported and ignored, as kmod ignores them.
+#pragma once
+
+#include <stdint.h>
+
+#include <string_view>
+
+#include "earlymod/earlymod.h"
+#include "earlymod/kernel_params.h"
+#include "earlymod/memory.h"
+
+namespace earlymod {
+
+struct LoadTotals {
+    unsigned loaded = 0;
+    unsigned present = 0;   // already loaded or builtin
+    unsigned failed = 0;
+    unsigned benign = 0;    // skipped for a benign reason (no device, blocked)
+    uint64_t elapsed_ns = 0;
+    bool ok() const { return failed == 0; }
+};
+
+// Collects what a Context reports about each module, logs it, and counts.
+// Give it to the Context's options before opening it (attach()).
+class LoadLog {
+public:
+    explicit LoadLog(const KernelParams* params) : params_(params) {}
+    void attach(Options& options);
+    // A name that resolved to nothing.
+    void not_found(std::string_view name, const Error& why);
+    void summary(uint64_t elapsed_ns);
+    LoadTotals& totals() { return totals_; }
+
+private:
+    static void on_report(void* self, const Report& r);
+    void handle(const Report& r);
+    bool kernel_blacklisted(std::string_view name) const;
+
+    const KernelParams* params_;
+    LoadTotals totals_;
+    bool dry_run_ = false;
+};
+
+// Loads each name (module or alias) through ctx; returns the totals.
+LoadTotals load_modules(Context& ctx, LoadLog& log, const Vec<std::string_view>& names);
+
+// Init mode: earlymod as the initramfs's /init. Never returns.
+[[noreturn]] void run_init(int argc, char** argv);
+
+uint64_t monotonic_ns();
+
+} // namespace earlymod

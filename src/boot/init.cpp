@@ -1,0 +1,336 @@
+// Init mode: earlymod as the initramfs's /init (PID 1), or `earlymod init`.
+//
+//   1. mount /proc, /sys, /dev (devtmpfs) and /run (tmpfs) where missing;
+//   2. load the wanted modules (as `earlymod load`);
+//   3. load the root filesystem's module (alias fs-TYPE, as the kernel's
+//      request_module asks for it);
+//   4. wait for root= (rootdelay= first; rootwait waits for ever; else at
+//      most earlymod.roottimeout= seconds, 30 by default);
+//   5. mount it on /root with rootfstype=, rootflags= and ro/rw;
+//   6. move /dev, /proc, /sys and /run into it, delete the initramfs's
+//      files (their memory is freed), and switch root: MS_MOVE onto "/"
+//      and chroot (pivot_root does not work on the initramfs rootfs);
+//   7. exec init= (default /sbin/init, then /etc/init, /bin/init, /bin/sh).
+// A failure is said on the console and in the kernel log; then /bin/sh is
+// started if the image has one, otherwise earlymod waits without spinning.
+// PID 1 must never exit: that panics the kernel.
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <new>
+
+#include "earlymod/boot.h"
+#include "earlymod/modules_load.h"
+#include "earlymod/output.h"
+#include "earlymod/root_device.h"
+#include "earlymod/text.h"
+
+extern char** environ;
+
+namespace earlymod {
+
+namespace {
+
+constexpr unsigned long default_root_timeout_s = 30;
+constexpr unsigned long ramfs_magic = 0x858458f6;
+constexpr unsigned long tmpfs_magic = 0x01021994;
+
+void sleep_ms(unsigned ms) {
+    struct timespec ts = {static_cast<time_t>(ms / 1000), static_cast<long>(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+    }
+}
+
+// Says it in the kernel log (and so on the console) and, in case the
+// console log level hides it, on /dev/console itself.
+void say(int level, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+void say(int level, const char* fmt, ...) {
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    log_message(level, "%s", msg);
+    if (level <= log_err) {
+        int fd = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
+        if (fd >= 0) {
+            char line[600];
+            int n = snprintf(line, sizeof line, "earlymod: %s\n", msg);
+            if (n > 0) write_all(fd, line, static_cast<size_t>(n) < sizeof line ? static_cast<size_t>(n) : sizeof line - 1);
+            close(fd);
+        }
+    }
+}
+
+void mount_if_missing(const char* source, const char* target, const char* type, unsigned long flags,
+                      const char* data) {
+    mkdir(target, 0755);
+    if (mount(source, target, type, flags, data) == 0 || errno == EBUSY) return;
+    say(log_err, "could not mount %s on %s: %s", type, target, strerror(errno));
+}
+
+// PID 1 may start with no open descriptors (no /dev/console in the image):
+// give it the console once devtmpfs is there.
+void open_console() {
+    if (fcntl(0, F_GETFD) >= 0 && fcntl(1, F_GETFD) >= 0 && fcntl(2, F_GETFD) >= 0) return;
+    int fd = open("/dev/console", O_RDWR | O_NOCTTY);
+    if (fd < 0) return;
+    for (int k = 0; k < 3; ++k)
+        if (fcntl(k, F_GETFD) < 0) dup2(fd, k);
+    if (fd > 2) close(fd);
+}
+
+[[noreturn]] void emergency(char** argv) {
+    if (access("/bin/sh", X_OK) == 0) {
+        say(log_err, "starting /bin/sh");
+        char sh[] = "/bin/sh";
+        char* args[] = {sh, nullptr};
+        execve("/bin/sh", args, environ);
+        say(log_err, "could not start /bin/sh: %s", strerror(errno));
+    }
+    (void)argv;
+    say(log_err, "no shell in the initramfs: waiting (the system cannot boot; power it off)");
+    for (;;) pause();
+}
+
+// Deletes the initramfs's files (everything on the root filesystem's own
+// device, not descending into other mounts), so that their memory is freed.
+void delete_tree(int dirfd, dev_t rootdev) {
+    DIR* d = fdopendir(dirfd);
+    if (!d) {
+        close(dirfd);
+        return;
+    }
+    while (struct dirent* e = readdir(d)) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        struct stat st;
+        if (fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || st.st_dev != rootdev) continue;
+        if (S_ISDIR(st.st_mode)) {
+            int sub = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (sub >= 0) delete_tree(sub, rootdev);
+            unlinkat(dirfd, e->d_name, AT_REMOVEDIR);
+        } else {
+            unlinkat(dirfd, e->d_name, 0);
+        }
+    }
+    closedir(d);
+}
+
+bool mount_root(const char* device, const KernelParams& params, const Vec<std::string_view>& types) {
+    unsigned long flags = params.has("rw") ? 0 : MS_RDONLY;  // the kernel's default is read-only
+    std::string_view rootflags;
+    params.get("rootflags", &rootflags);
+    char data[1024];
+    snprintf(data, sizeof data, "%.*s", static_cast<int>(rootflags.size()), rootflags.data());
+    mkdir("/root", 0755);
+    int last = 0;
+    for (std::string_view t : types) {
+        char type[64];
+        snprintf(type, sizeof type, "%.*s", static_cast<int>(t.size()), t.data());
+        if (mount(device, "/root", type, flags, data[0] ? data : nullptr) == 0) {
+            log_message(log_notice, "mounted %s (%s, %s) on /root", device, type, flags ? "ro" : "rw");
+            return true;
+        }
+        last = errno;
+    }
+    say(log_err, "could not mount root %s: %s", device, last ? strerror(last) : "no filesystem type to try");
+    return false;
+}
+
+// The filesystem types to try: rootfstype= (a comma list), or every type
+// the kernel knows that needs a device.
+void root_types(const KernelParams& params, Vec<std::string_view>& types, Arena& arena) {
+    std::string_view v;
+    if (params.get("rootfstype", &v)) {
+        std::string_view rest = v;
+        for (;;) {
+            std::string_view t = next_token(rest, ",");
+            if (t.empty()) break;
+            types.push(t);
+        }
+        return;
+    }
+    std::string_view text;
+    if (!read_whole_file("/proc/filesystems", "/proc/filesystems", arena, &text).ok()) return;
+    while (!text.empty()) {
+        size_t eol = text.find('\n');
+        std::string_view line = text.substr(0, eol);
+        text = eol == std::string_view::npos ? std::string_view{} : text.substr(eol + 1);
+        if (starts_with(line, "nodev")) continue;
+        while (!line.empty() && is_space(line.front())) line.remove_prefix(1);
+        if (!line.empty()) types.push(line);
+    }
+}
+
+bool wait_for_root(const RootSpec& spec, std::string_view shown, const KernelParams& params, char* device,
+                   size_t cap) {
+    std::string_view v;
+    unsigned long delay = 0, timeout = default_root_timeout_s;
+    if (params.get("rootdelay", &v) && parse_uint(v, &delay) && delay > 0) {
+        log_message(log_notice, "rootdelay: waiting %lu s", delay);
+        sleep_ms(static_cast<unsigned>(delay * 1000));
+    }
+    if (params.get("earlymod.roottimeout", &v)) parse_uint(v, &timeout);
+    bool forever = params.has("rootwait");
+    uint64_t start = monotonic_ns();
+    uint64_t next_note = start + 2000000000ull;
+    int sh = static_cast<int>(shown.size());
+    for (;;) {
+        if (find_root_device(spec, device, cap)) return true;
+        uint64_t now = monotonic_ns();
+        if (!forever && now - start >= timeout * 1000000000ull) {
+            say(log_err, "root device %.*s did not appear within %lu s", sh, shown.data(), timeout);
+            return false;
+        }
+        if (now >= next_note) {
+            log_message(log_notice, "waiting for root device %.*s%s", sh, shown.data(),
+                        forever ? " (rootwait: for as long as it takes)" : "");
+            next_note = now + 10000000000ull;
+        }
+        sleep_ms(20);
+    }
+}
+
+bool switch_root() {
+    // Keep the API filesystems: move them under the new root.
+    for (const char* m : {"/dev", "/proc", "/sys", "/run"}) {
+        char target[64];
+        snprintf(target, sizeof target, "/root%s", m);
+        struct stat st;
+        if (stat(target, &st) == 0 && S_ISDIR(st.st_mode)) {
+            if (mount(m, target, nullptr, MS_MOVE, nullptr) != 0)
+                say(log_err, "could not move %s to %s: %s", m, target, strerror(errno));
+        } else {
+            umount2(m, MNT_DETACH);
+        }
+    }
+    if (chdir("/root") != 0) {
+        say(log_err, "chdir /root: %s", strerror(errno));
+        return false;
+    }
+    // Only on the initramfs (ramfs/tmpfs) do we delete what is on "/".
+    struct statfs fs;
+    struct stat root_st;
+    if (statfs("/", &fs) == 0 && (fs.f_type == ramfs_magic || fs.f_type == tmpfs_magic) &&
+        stat("/", &root_st) == 0) {
+        int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd >= 0) delete_tree(fd, root_st.st_dev);
+    }
+    if (mount(".", "/", nullptr, MS_MOVE, nullptr) != 0) {
+        say(log_err, "could not move the root onto /: %s", strerror(errno));
+        return false;
+    }
+    if (chroot(".") != 0 || chdir("/") != 0) {
+        say(log_err, "chroot: %s", strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+void exec_init(const KernelParams& params, char** argv) {
+    std::string_view v;
+    char first[512] = "";
+    if (params.get("init", &v)) snprintf(first, sizeof first, "%.*s", static_cast<int>(v.size()), v.data());
+    const char* candidates[] = {first, "/sbin/init", "/etc/init", "/bin/init", "/bin/sh"};
+    for (const char* c : candidates) {
+        if (!c[0] || access(c, X_OK) != 0) continue;
+        log_message(log_notice, "starting %s", c);
+        argv[0] = const_cast<char*>(c);
+        execve(c, argv, environ);
+        say(log_err, "could not start %s: %s", c, strerror(errno));
+    }
+    say(log_err, "no init found on the root filesystem (tried init=, /sbin/init, /etc/init, /bin/init, /bin/sh)");
+}
+
+} // namespace
+
+[[noreturn]] void run_init(int argc, char** argv) {
+    (void)argc;
+    uint64_t t0 = monotonic_ns();
+    mount_if_missing("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
+    mount_if_missing("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
+    mount_if_missing("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
+    mount_if_missing("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
+    open_console();
+    Logger& lg = logger();
+    lg.program = "earlymod";  // not "init": the log says who speaks
+    lg.to_kmsg = true;
+    lg.verbosity = log_notice;
+
+    FsRoot root;
+    auto* params = new (std::nothrow) KernelParams;
+    auto* wanted = new (std::nothrow) WantedModules;
+    auto* ctx = new (std::nothrow) Context;
+    auto* arena = new (std::nothrow) Arena;
+    if (!params || !wanted || !ctx || !arena) {
+        say(log_err, "out of memory");
+        emergency(argv);
+    }
+    params->load(root);
+    if (params->has("earlymod.debug")) lg.verbosity = log_debug;
+    wanted->add_from_cmdline(*params);
+    wanted->add_from_dirs(root);
+
+    Options opt;
+    LoadLog log(params);
+    log.attach(opt);
+    Error err = ctx->open(opt);
+    if (!err.ok()) say(log_err, "%s", err.message());
+    else load_modules(*ctx, log, wanted->names());
+
+    // The root filesystem's module, asked for as the kernel would.
+    Vec<std::string_view> types;
+    root_types(*params, types, *arena);
+    std::string_view rootfstype;
+    if (err.ok() && params->get("rootfstype", &rootfstype)) {
+        for (std::string_view t : types) {
+            std::string_view alias = arena->concat("fs-", t);
+            Error e = ctx->load(alias, {});
+            if (!e.ok() && ctx->last_not_found())
+                log_message(log_info, "no module for filesystem %.*s (built in, or missing)",
+                            static_cast<int>(t.size()), t.data());
+        }
+    }
+
+    std::string_view root_arg;
+    RootSpec spec;
+    char device[512];
+    if (!params->get("root", &root_arg) || root_arg.empty()) {
+        say(log_err, "no root= on the kernel command line");
+        emergency(argv);
+    }
+    if (!parse_root_spec(root_arg, &spec)) {
+        say(log_err, "root=%.*s: not a form earlymod understands (/dev/NAME, UUID=, LABEL=, PARTUUID=, MAJ:MIN)",
+            static_cast<int>(root_arg.size()), root_arg.data());
+        emergency(argv);
+    }
+    if (!wait_for_root(spec, root_arg, *params, device, sizeof device)) emergency(argv);
+    if (rootfstype.empty()) {
+        // No rootfstype=: ask the device, and load that filesystem's module.
+        FsIdentity id;
+        if (read_fs_identity(device, &id) && id.type[0]) {
+            std::string_view t = arena->dup(id.type);
+            if (err.ok()) ctx->load(arena->concat("fs-", t), {});
+            types.clear();
+            types.push(t);
+        }
+    }
+    if (!mount_root(device, *params, types)) emergency(argv);
+    log_message(log_notice, "initramfs done in %.1f ms", static_cast<double>(monotonic_ns() - t0) / 1e6);
+    if (!switch_root()) emergency(argv);
+    exec_init(*params, argv);
+    emergency(argv);
+}
+
+} // namespace earlymod

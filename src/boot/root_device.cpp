@@ -1,0 +1,252 @@
+#include "earlymod/root_device.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "earlymod/files.h"
+#include "earlymod/text.h"
+
+namespace earlymod {
+
+namespace {
+
+uint16_t le16(const unsigned char* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
+uint32_t le32(const unsigned char* p) {
+    return uint32_t(p[0]) | (uint32_t(p[1]) << 8) | (uint32_t(p[2]) << 16) | (uint32_t(p[3]) << 24);
+}
+uint64_t le64(const unsigned char* p) { return uint64_t(le32(p)) | (uint64_t(le32(p + 4)) << 32); }
+
+bool read_at(int fd, off_t off, unsigned char* buf, size_t n) {
+    return pread(fd, buf, n, off) == static_cast<ssize_t>(n);
+}
+
+// 16 bytes as 8-4-4-4-12 hex; GPT and FAT-less forms swap the first three
+// fields (mixed endian) when mixed is set.
+void format_uuid(const unsigned char* b, bool mixed, char* out) {
+    unsigned char u[16];
+    memcpy(u, b, 16);
+    if (mixed) {
+        unsigned char t;
+        t = u[0]; u[0] = u[3]; u[3] = t;
+        t = u[1]; u[1] = u[2]; u[2] = t;
+        t = u[4]; u[4] = u[5]; u[5] = t;
+        t = u[6]; u[6] = u[7]; u[7] = t;
+    }
+    snprintf(out, 40, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2], u[3],
+             u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+}
+
+void copy_label(const unsigned char* p, size_t n, char* out, size_t cap) {
+    size_t k = 0;
+    for (; k < n && k + 1 < cap && p[k]; ++k) out[k] = static_cast<char>(p[k]);
+    while (k > 0 && out[k - 1] == ' ') --k;  // FAT pads with blanks
+    out[k] = '\0';
+}
+
+bool equal_nocase(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i) {
+        char x = a[i], y = b[i];
+        if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+        if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+        if (x != y) return false;
+    }
+    return true;
+}
+
+// Calls f(name) for each entry of /sys/class/block.
+template <typename F>
+void for_each_block_device(F&& f) {
+    DIR* d = opendir("/sys/class/block");
+    if (!d) return;
+    while (struct dirent* e = readdir(d)) {
+        if (e->d_name[0] == '.') continue;
+        if (f(e->d_name)) break;
+    }
+    closedir(d);
+}
+
+bool read_sys(const char* name, const char* leaf, char* buf, size_t cap) {
+    char path[512];
+    snprintf(path, sizeof path, "/sys/class/block/%s/%s", name, leaf);
+    long n = read_small_file(path, buf, cap);
+    if (n <= 0) return false;
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' ')) buf[--n] = '\0';
+    return true;
+}
+
+// PARTUUID of partition `name`: GPT unique GUID, or MBR "SSSSSSSS-PP".
+bool partition_uuid(const char* name, char* out) {
+    char num[16];
+    if (!read_sys(name, "partition", num, sizeof num)) return false;
+    unsigned long index = 0;
+    if (!parse_uint(num, &index) || index == 0) return false;
+    // The parent disk: /sys/class/block/NAME links into its disk's dir.
+    char link[512], real[1024];
+    snprintf(link, sizeof link, "/sys/class/block/%s", name);
+    if (!realpath(link, real)) return false;
+    char* slash = strrchr(real, '/');
+    if (!slash) return false;
+    *slash = '\0';
+    const char* disk = strrchr(real, '/');
+    if (!disk) return false;
+    char dev[300];
+    snprintf(dev, sizeof dev, "/dev/%s", disk + 1);
+    int fd = open(dev, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    bool found = false;
+    unsigned char hdr[512];
+    if (read_at(fd, 512, hdr, sizeof hdr) && memcmp(hdr, "EFI PART", 8) == 0) {
+        uint64_t entries_lba = le64(hdr + 72);
+        uint32_t count = le32(hdr + 80);
+        uint32_t size = le32(hdr + 84);
+        unsigned char entry[128];
+        if (index <= count && size >= 128 &&
+            read_at(fd, static_cast<off_t>(entries_lba * 512 + (index - 1) * size), entry, sizeof entry)) {
+            format_uuid(entry + 16, true, out);
+            found = true;
+        }
+    } else {
+        unsigned char mbr[512];
+        if (read_at(fd, 0, mbr, sizeof mbr) && mbr[510] == 0x55 && mbr[511] == 0xAA) {
+            snprintf(out, 40, "%08x-%02lx", le32(mbr + 440), index);
+            found = true;
+        }
+    }
+    close(fd);
+    return found;
+}
+
+} // namespace
+
+bool read_fs_identity(const char* path, FsIdentity* id) {
+    memset(id, 0, sizeof *id);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    unsigned char b[512];
+    bool ok = false;
+    if (read_at(fd, 1024, b, 256) && le16(b + 56) == 0xEF53) {
+        strcpy(id->type, "ext4");
+        format_uuid(b + 104, false, id->uuid);
+        copy_label(b + 120, 16, id->label, sizeof id->label);
+        ok = true;
+    } else if (read_at(fd, 0, b, 512) && memcmp(b, "XFSB", 4) == 0) {
+        strcpy(id->type, "xfs");
+        format_uuid(b + 32, false, id->uuid);
+        copy_label(b + 108, 12, id->label, sizeof id->label);
+        ok = true;
+    } else if (read_at(fd, 65536, b, 512) && memcmp(b + 64, "_BHRfS_M", 8) == 0) {
+        strcpy(id->type, "btrfs");
+        format_uuid(b + 32, false, id->uuid);
+        unsigned char lab[256];
+        if (read_at(fd, 65536 + 299, lab, sizeof lab)) copy_label(lab, sizeof lab, id->label, sizeof id->label);
+        ok = true;
+    } else if (read_at(fd, 0, b, 512) && b[510] == 0x55 && b[511] == 0xAA &&
+               (memcmp(b + 82, "FAT32", 5) == 0 || memcmp(b + 54, "FAT1", 4) == 0)) {
+        bool fat32 = memcmp(b + 82, "FAT32", 5) == 0;
+        strcpy(id->type, "vfat");
+        uint32_t serial = le32(b + (fat32 ? 67 : 39));
+        snprintf(id->uuid, sizeof id->uuid, "%04X-%04X", serial >> 16, serial & 0xFFFF);
+        copy_label(b + (fat32 ? 71 : 43), 11, id->label, sizeof id->label);
+        ok = true;
+    }
+    close(fd);
+    return ok;
+}
+
+bool parse_root_spec(std::string_view root, RootSpec* spec) {
+    *spec = RootSpec{};
+    if (root.empty()) return false;
+    if (starts_with(root, "UUID=")) {
+        spec->kind = RootSpec::uuid;
+        spec->value = root.substr(5);
+        return !spec->value.empty();
+    }
+    if (starts_with(root, "LABEL=")) {
+        spec->kind = RootSpec::label;
+        spec->value = root.substr(6);
+        return !spec->value.empty();
+    }
+    if (starts_with(root, "PARTUUID=")) {
+        spec->kind = RootSpec::partuuid;
+        spec->value = root.substr(9);
+        return !spec->value.empty();
+    }
+    if (root[0] == '/') {
+        spec->kind = RootSpec::path;
+        spec->value = root;
+        return true;
+    }
+    size_t colon = root.find(':');
+    if (colon != std::string_view::npos) {
+        unsigned long maj = 0, min = 0;
+        if (!parse_uint(root.substr(0, colon), &maj) || !parse_uint(root.substr(colon + 1), &min)) return false;
+        spec->kind = RootSpec::devnum;
+        spec->number = makedev(maj, min);
+        return true;
+    }
+    // Hex device number (the old form, major in the high byte): 0x801, 801.
+    std::string_view hex = starts_with(root, "0x") || starts_with(root, "0X") ? root.substr(2) : root;
+    unsigned long v = 0;
+    if (hex.empty() || hex.size() > 8) return false;
+    for (char c : hex) {
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (d < 0) return false;
+        v = v * 16 + static_cast<unsigned long>(d);
+    }
+    spec->kind = RootSpec::devnum;
+    spec->number = makedev(v >> 8, v & 0xff);
+    return true;
+}
+
+bool find_root_device(const RootSpec& spec, char* buf, size_t cap) {
+    if (spec.kind == RootSpec::path) {
+        struct stat st;
+        if (spec.value.size() >= cap) return false;
+        memcpy(buf, spec.value.data(), spec.value.size());
+        buf[spec.value.size()] = '\0';
+        return stat(buf, &st) == 0 && S_ISBLK(st.st_mode);
+    }
+    bool found = false;
+    for_each_block_device([&](const char* name) {
+        char dev[300];
+        snprintf(dev, sizeof dev, "/dev/%s", name);
+        switch (spec.kind) {
+        case RootSpec::devnum: {
+            char num[32];
+            if (!read_sys(name, "dev", num, sizeof num)) return false;
+            char want[32];
+            snprintf(want, sizeof want, "%u:%u", major(spec.number), minor(spec.number));
+            found = strcmp(num, want) == 0;
+            break;
+        }
+        case RootSpec::partuuid: {
+            char uuid[40];
+            found = partition_uuid(name, uuid) && equal_nocase(uuid, spec.value);
+            break;
+        }
+        case RootSpec::uuid:
+        case RootSpec::label: {
+            FsIdentity id;
+            if (!read_fs_identity(dev, &id)) return false;
+            found = spec.kind == RootSpec::uuid ? equal_nocase(id.uuid, spec.value)
+                                                : std::string_view(id.label) == spec.value;
+            break;
+        }
+        case RootSpec::path:
+            break;
+        }
+        if (found) snprintf(buf, cap, "%s", dev);
+        return found;
+    });
+    return found;
+}
+
+} // namespace earlymod

@@ -1,0 +1,107 @@
+// `earlymod load [FILE...]`: loads the modules wanted at boot (kernel
+// command line keys and modules-load.d, or the FILEs given), one log line
+// per module and a summary.
+#include <getopt.h>
+#include <stdio.h>
+
+#include <new>
+
+#include "commands.h"
+#include "earlymod/boot.h"
+#include "earlymod/modules_load.h"
+#include "earlymod/output.h"
+
+namespace earlymod {
+
+namespace {
+
+const char load_usage[] =
+    "Usage: %s load [options] [FILE...]\n"
+    "\n"
+    "Loads the modules wanted at boot, with their dependencies and softdeps:\n"
+    "those named on the kernel command line (rd.modules_load=, modules_load=,\n"
+    "rd.driver.pre=, rdloaddriver=, earlymodules=; dracut's /etc/cmdline.d and\n"
+    "/etc/cmdline count as command line), then those listed in modules-load.d\n"
+    "(/etc, /run, /usr/local/lib, /usr/lib, /lib). With FILEs, only the names\n"
+    "in those files. One log line per module and a summary; the exit status is\n"
+    "0 when every module is loaded, already present, or skipped for a benign\n"
+    "reason (no such device, blocked by module_blacklist=).\n"
+    "\n"
+    "Options:\n"
+    "  -n, --dry-run           resolve and report, load nothing\n"
+    "  -v, --verbose           more detail (each module's start time)\n"
+    "  -q, --quiet             errors only\n"
+    "  -C, --config=PATH       modprobe.d file or directory instead of the defaults\n"
+    "  -d, --dirname=DIR       modules under DIR/lib/modules/KVER\n"
+    "  -S, --set-version=KVER  kernel release instead of uname -r\n"
+    "      --sysroot=DIR       read every absolute path under DIR\n"
+    "  -h, --help              show this help\n";
+
+const struct option load_options[] = {
+    {"dry-run", no_argument, nullptr, 'n'},   {"verbose", no_argument, nullptr, 'v'},
+    {"quiet", no_argument, nullptr, 'q'},     {"config", required_argument, nullptr, 'C'},
+    {"dirname", required_argument, nullptr, 'd'}, {"set-version", required_argument, nullptr, 'S'},
+    {"sysroot", required_argument, nullptr, 256}, {"help", no_argument, nullptr, 'h'},
+    {nullptr, 0, nullptr, 0},
+};
+
+} // namespace
+
+int run_load(int argc, char** argv) {
+    Logger& lg = logger();
+    lg.verbosity = log_notice;
+    Options opt;
+    Vec<std::string_view> config_paths;
+    optind = 0;
+    for (;;) {
+        int c = getopt_long(argc, argv, "nvqC:d:S:h", load_options, nullptr);
+        if (c == -1) break;
+        switch (c) {
+        case 'n': opt.dry_run = true; break;
+        case 'v': lg.verbosity = log_debug; break;
+        case 'q': lg.verbosity = log_err; break;
+        case 'C': config_paths.push(optarg); break;
+        case 'd': opt.root_dir = optarg; break;
+        case 'S': opt.kernel_release = optarg; break;
+        case 256: opt.sysroot = optarg; break;
+        case 'h': printf(load_usage, lg.program); return 0;
+        default: return 1;
+        }
+    }
+    if (!opt.sysroot.empty() && !is_directory(opt.sysroot.data())) {
+        log_message(log_err, "--sysroot %s: not a directory", opt.sysroot.data());
+        return 1;
+    }
+    opt.config_paths = config_paths.data();
+    opt.n_config_paths = config_paths.size();
+    FsRoot root(opt.sysroot);
+
+    auto* params = new (std::nothrow) KernelParams;
+    auto* wanted = new (std::nothrow) WantedModules;
+    auto* ctx = new (std::nothrow) Context;
+    if (!params || !wanted || !ctx) {
+        log_message(log_err, "out of memory");
+        return 1;
+    }
+    params->load(root);
+    if (params->has("earlymod.debug") && lg.verbosity < log_debug) lg.verbosity = log_debug;
+    bool files_ok = true;
+    if (optind < argc) {
+        for (int i = optind; i < argc; ++i) files_ok &= wanted->add_from_file(root, argv[i]);
+    } else {
+        wanted->add_from_cmdline(*params);
+        wanted->add_from_dirs(root);
+    }
+    LoadLog log(params);
+    log.attach(opt);
+    Error err = ctx->open(opt);
+    if (!err.ok()) {
+        log_message(log_err, "%s", err.message());
+        return 1;
+    }
+    if (wanted->names().empty()) log_message(log_info, "no modules wanted");
+    LoadTotals t = load_modules(*ctx, log, wanted->names());
+    return t.ok() && files_ok ? 0 : 1;
+}
+
+} // namespace earlymod

@@ -1,0 +1,130 @@
+#include "earlymod/kernel_params.h"
+
+#include <dirent.h>
+#include <string.h>
+
+#include <algorithm>
+
+#include "earlymod/text.h"
+
+namespace earlymod {
+
+bool param_key_equal(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i) {
+        char x = a[i] == '-' ? '_' : a[i];
+        char y = b[i] == '-' ? '_' : b[i];
+        if (x != y) return false;
+    }
+    return true;
+}
+
+void KernelParams::parse(std::string_view cmdline) {
+    std::string_view copy = arena_.dup(cmdline);
+    if (copy.size() != cmdline.size()) return;
+    char* args = const_cast<char*>(copy.data());
+    char* end = args + copy.size();
+    while (args < end && is_space(*args)) ++args;
+    while (args < end && *args) {
+        bool in_quote = false, quoted = false;
+        if (*args == '"') {
+            ++args;
+            in_quote = quoted = true;
+        }
+        size_t i = 0;
+        size_t equals = 0;
+        bool has_equals = false;
+        for (; args + i < end && args[i]; ++i) {
+            if (is_space(args[i]) && !in_quote) break;
+            if (!has_equals && args[i] == '=') {
+                has_equals = true;
+                equals = i;
+            }
+            if (args[i] == '"') in_quote = !in_quote;
+        }
+        size_t len = i;
+        KernelParam p{};
+        if (!has_equals) {
+            p.key = {args, len};
+        } else {
+            p.key = {args, equals};
+            const char* v = args + equals + 1;
+            size_t vlen = len - equals - 1;
+            if (vlen && *v == '"') {
+                ++v;
+                --vlen;
+                if (vlen && v[vlen - 1] == '"') --vlen;
+            }
+            p.value = {v, vlen};
+            p.has_value = true;
+        }
+        if (quoted && len > 0 && args[len - 1] == '"') {
+            if (p.has_value) {
+                if (!p.value.empty() && p.value.data() + p.value.size() == args + len) p.value.remove_suffix(1);
+            } else {
+                p.key.remove_suffix(1);
+            }
+        }
+        // A lone "--": the rest is for init.
+        if (!p.has_value && p.key == "--") break;
+        if (!p.key.empty()) params_.push(p);
+        args += len;
+        while (args < end && (is_space(*args) || !*args)) ++args;
+    }
+}
+
+void KernelParams::load(const FsRoot& root) {
+    char host[4096];
+    // dracut: /etc/cmdline.d/*.conf in name order, then /etc/cmdline.
+    if (root.host_path("/etc/cmdline.d", host, sizeof host)) {
+        if (DIR* d = opendir(host)) {
+            Vec<std::string_view> names;
+            while (struct dirent* e = readdir(d)) {
+                std::string_view n = e->d_name;
+                if (n[0] != '.' && ends_with(n, ".conf")) names.push(arena_.dup(n));
+            }
+            closedir(d);
+            std::sort(names.begin(), names.end());
+            for (std::string_view n : names) {
+                std::string_view path = arena_.concat("/etc/cmdline.d/", n);
+                std::string_view text;
+                if (root.host_path(path, host, sizeof host) && read_whole_file(host, path, arena_, &text).ok())
+                    parse(text);
+            }
+        }
+    }
+    for (const char* f : {"/etc/cmdline", "/proc/cmdline"}) {
+        std::string_view text;
+        if (root.host_path(f, host, sizeof host) && read_whole_file(host, f, arena_, &text).ok()) parse(text);
+    }
+}
+
+bool KernelParams::get(std::string_view key, std::string_view* value) const {
+    bool found = false;
+    for (const KernelParam& p : params_) {
+        if (!param_key_equal(p.key, key)) continue;
+        *value = p.value;
+        found = true;
+    }
+    return found;
+}
+
+bool KernelParams::has(std::string_view key) const {
+    for (const KernelParam& p : params_)
+        if (param_key_equal(p.key, key)) return true;
+    return false;
+}
+
+void KernelParams::list(std::string_view key, Vec<std::string_view>& out) const {
+    for (const KernelParam& p : params_) {
+        if (!param_key_equal(p.key, key)) continue;
+        std::string_view rest = p.value;
+        for (;;) {
+            std::string_view item = next_token(rest, ",");
+            if (item.empty()) break;
+            out.push(item);
+        }
+    }
+}
+
+} // namespace earlymod

@@ -1,0 +1,111 @@
+#include "earlymod/modules_load.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "earlymod/output.h"
+#include "earlymod/text.h"
+
+namespace earlymod {
+
+const char* const modules_load_dirs[] = {
+    "/etc/modules-load.d", "/run/modules-load.d", "/usr/local/lib/modules-load.d", "/usr/lib/modules-load.d",
+    "/lib/modules-load.d", nullptr,
+};
+
+void WantedModules::add(std::string_view name) {
+    if (name.empty()) return;
+    bool inserted = false;
+    std::string_view stored = arena_.dup(name);
+    if (stored.empty()) return;
+    if (!seen_.insert(stored, true, &inserted) || !inserted) return;
+    names_.push(stored);
+}
+
+void WantedModules::add_from_cmdline(const KernelParams& params) {
+    static const char* const keys[] = {"rd.modules_load", "modules_load", "rd.driver.pre", "rdloaddriver",
+                                       "earlymodules"};
+    for (const KernelParam& p : params.params()) {
+        bool wanted = false;
+        for (const char* k : keys) wanted |= param_key_equal(p.key, k);
+        if (!wanted) continue;
+        std::string_view rest = p.value;
+        for (;;) {
+            std::string_view item = next_token(rest, ",");
+            if (item.empty()) break;
+            add(item);
+        }
+    }
+}
+
+void WantedModules::parse(std::string_view text, std::string_view shown) {
+    (void)shown;
+    while (!text.empty()) {
+        size_t eol = text.find('\n');
+        std::string_view line = text.substr(0, eol);
+        text = eol == std::string_view::npos ? std::string_view{} : text.substr(eol + 1);
+        while (!line.empty() && is_space(line.front())) line.remove_prefix(1);
+        while (!line.empty() && is_space(line.back())) line.remove_suffix(1);
+        if (line.empty() || line[0] == '#' || line[0] == ';') continue;
+        add(line);
+    }
+}
+
+bool WantedModules::add_from_file(const FsRoot& root, std::string_view path) {
+    char host[4096];
+    std::string_view text;
+    if (!root.host_path(path, host, sizeof host)) return false;
+    Error err = read_whole_file(host, path, arena_, &text);
+    if (!err.ok()) {
+        log_message(log_err, "%s", err.message());
+        return false;
+    }
+    parse(text, path);
+    return true;
+}
+
+void WantedModules::add_from_dirs(const FsRoot& root) {
+    struct File {
+        std::string_view name;
+        std::string_view path;
+        bool masked;
+    };
+    Vec<File> files;
+    for (const char* const* dir = modules_load_dirs; *dir; ++dir) {
+        char host[4096];
+        if (!root.host_path(*dir, host, sizeof host)) continue;
+        DIR* d = opendir(host);
+        if (!d) continue;
+        while (struct dirent* e = readdir(d)) {
+            std::string_view name = e->d_name;
+            if (name[0] == '.' || !ends_with(name, ".conf")) continue;
+            bool known = false;
+            for (const File& f : files) known |= f.name == name;
+            if (known) continue;  // an earlier directory has this name
+            std::string_view path = arena_.concat(*dir, "/", name);
+            // A symlink to /dev/null masks the name.
+            char link[64];
+            char fhost[4096];
+            bool masked = false;
+            if (root.host_path(path, fhost, sizeof fhost)) {
+                ssize_t n = readlink(fhost, link, sizeof link - 1);
+                if (n > 0) {
+                    link[n] = '\0';
+                    masked = strcmp(link, "/dev/null") == 0;
+                }
+            }
+            files.push({arena_.dup(name), path, masked});
+        }
+        closedir(d);
+    }
+    std::sort(files.begin(), files.end(), [](const File& a, const File& b) { return a.name < b.name; });
+    for (const File& f : files)
+        if (!f.masked) add_from_file(root, f.path);
+}
+
+} // namespace earlymod

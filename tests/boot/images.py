@@ -1,0 +1,561 @@
+"""Boot images for the QEMU boot tests and the boot benchmark.
+
+Builds, without root rights:
+  - an earlymod initramfs: /init = the earlymod binary, the kernel tree's
+    index files and the closure of the module files for a module list
+    (build_initramfs);
+  - the kmod comparison initramfs: /init = a busybox sh script that runs
+    Debian's kmod modprobe on the same list (build_kmod_initramfs);
+  - an ext4 root disk whose /sbin/init reports what it sees and powers off
+    (build_root_disk).
+
+An initramfs is a cpio archive in newc format, written here by Python
+(CpioWriter), compressed with gzip. Python 3 standard library only; the
+external programs used are modprobe (kmod, or earlymod's modprobe), depmod,
+mkfs.ext4, xz, zstd and ldd, and busybox from the busybox-static package.
+"""
+
+import gzip
+import os
+import re
+import shutil
+import stat
+import subprocess
+import tempfile
+from collections import namedtuple
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+FETCH = os.path.join(REPO, "scripts", "fetch-kernels")
+
+# Root disk identity (root=LABEL=... and root=UUID=... cases).
+ROOT_LABEL = "earlymod-root"
+ROOT_UUID = "6c0a4d1e-93b2-4f5a-8e1d-2b7c9f0e5a31"
+ROOT_SIZE = "64M"
+
+# Lines the root disk's /sbin/init prints (parsed by tests/boot/run and
+# scripts/bench-boot).
+MARK_UPTIME = "EARLYMOD-ROOT-UPTIME"        # followed by /proc/uptime's first field
+MARK_REACHED = "EARLYMOD-ROOT-REACHED"
+MARK_MODULES_BEGIN = "EARLYMOD-MODULES-BEGIN"
+MARK_MODULES_END = "EARLYMOD-MODULES-END"
+MARK_MOUNTS_BEGIN = "EARLYMOD-MOUNTS-BEGIN"
+MARK_MOUNTS_END = "EARLYMOD-MOUNTS-END"
+MARK_SELF_MOUNTED = "EARLYMOD-ROOT-MOUNTED"   # followed by what the root init had to mount itself
+MARK_DONE = "EARLYMOD-ROOT-DONE"
+
+# What the kmod comparison /init logs to /dev/kmsg.
+KMOD_INIT_TAG = "kmod-init"
+
+MODULE_SUFFIXES = (".ko.xz", ".ko.zst", ".ko.gz", ".ko")
+
+Kernel = namedtuple("Kernel", "kind root kver vmlinuz")
+
+
+class Unavailable(Exception):
+    """A kernel or a tool the images need cannot be had (tests skip)."""
+
+
+# --------------------------------------------------------------------------
+# Kernels and tools
+
+def fetch_kernel(kind):
+    """The kernel of KIND (generic or cloud) from scripts/fetch-kernels."""
+    try:
+        r = subprocess.run([FETCH, kind], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=1800)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise Unavailable(f"scripts/fetch-kernels {kind}: {e}")
+    if r.returncode != 0:
+        raise Unavailable(f"scripts/fetch-kernels {kind} exited {r.returncode}: "
+                          + r.stderr.strip())
+    parts = r.stdout.split()
+    if len(parts) != 4 or parts[0] != kind:
+        raise Unavailable(f"scripts/fetch-kernels {kind}: unexpected output {r.stdout!r}")
+    k = Kernel(*parts)
+    if not os.path.isfile(k.vmlinuz):
+        raise Unavailable(f"no kernel image {k.vmlinuz}")
+    return k
+
+
+def modules_dir(kernel):
+    return os.path.join(kernel.root, "lib", "modules", kernel.kver)
+
+
+def busybox_path():
+    """A statically linked busybox (Debian package busybox-static)."""
+    for p in ("/bin/busybox", "/usr/bin/busybox"):
+        if os.path.isfile(p):
+            try:
+                out = subprocess.run(["ldd", p], stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True).stdout
+            except OSError:
+                out = "not a dynamic executable"
+            if "not a dynamic executable" in out or "statically linked" in out:
+                return p
+    raise Unavailable("no static busybox (install the Debian package busybox-static)")
+
+
+def kmod_path():
+    for p in ("/usr/bin/kmod", "/bin/kmod"):
+        if os.path.isfile(p):
+            return p
+    raise Unavailable("no kmod (install the Debian package kmod)")
+
+
+def require_tools():
+    """Raise Unavailable when a program the images need is missing."""
+    for tool, pkg in (("mkfs.ext4", "e2fsprogs"), ("depmod", "kmod"),
+                      ("modprobe", "kmod"), ("xz", "xz-utils"), ("zstd", "zstd"),
+                      ("ldd", "libc-bin")):
+        if not shutil.which(tool, path=os.environ.get("PATH", "") + ":/sbin:/usr/sbin"):
+            raise Unavailable(f"{tool} is missing (Debian package {pkg})")
+    busybox_path()
+    kmod_path()
+
+
+def _which(tool):
+    return shutil.which(tool, path=os.environ.get("PATH", "") + ":/sbin:/usr/sbin") or tool
+
+
+def _run(cmd, **kw):
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+    if r.returncode != 0:
+        raise RuntimeError(f"{' '.join(map(str, cmd))} exited {r.returncode}: "
+                           + r.stderr.decode(errors="replace").strip())
+    return r.stdout
+
+
+# --------------------------------------------------------------------------
+# cpio (newc) writer
+
+class CpioWriter:
+    """Writes a cpio archive in the newc format the kernel unpacks."""
+
+    def __init__(self, fileobj):
+        self.f = fileobj
+        self.ino = 1
+        self.pos = 0
+
+    def _write(self, data):
+        self.f.write(data)
+        self.pos += len(data)
+
+    def _pad4(self):
+        if self.pos % 4:
+            self._write(b"\0" * (4 - self.pos % 4))
+
+    def entry(self, name, mode, data=b"", nlink=1, rdevmajor=0, rdevminor=0, mtime=0):
+        name = name.lstrip("/") or "."
+        nameb = name.encode() + b"\0"
+        fields = (self.ino, mode, 0, 0, nlink, mtime, len(data), 0, 0,
+                  rdevmajor, rdevminor, len(nameb), 0)
+        self.ino += 1
+        self._write(b"070701" + b"".join(b"%08X" % v for v in fields))
+        self._write(nameb)
+        self._pad4()
+        self._write(data)
+        self._pad4()
+
+    def directory(self, name, perm=0o755):
+        self.entry(name, stat.S_IFDIR | perm, nlink=2)
+
+    def file(self, name, data, perm=0o644):
+        self.entry(name, stat.S_IFREG | perm, data)
+
+    def symlink(self, name, target):
+        self.entry(name, stat.S_IFLNK | 0o777, target.encode())
+
+    def chardev(self, name, major, minor, perm=0o600):
+        self.entry(name, stat.S_IFCHR | perm, rdevmajor=major, rdevminor=minor)
+
+    def add_tree(self, top):
+        """Every file, dir and symlink under TOP, paths relative to TOP,
+        parents first, in sorted order."""
+        for dirpath, dirnames, filenames in os.walk(top):
+            dirnames.sort()
+            rel = os.path.relpath(dirpath, top)
+            if rel != ".":
+                st = os.lstat(dirpath)
+                self.directory(rel, stat.S_IMODE(st.st_mode))
+            for name in sorted(filenames + [d for d in dirnames
+                                            if os.path.islink(os.path.join(dirpath, d))]):
+                path = os.path.join(dirpath, name)
+                relp = os.path.normpath(os.path.join(rel, name))
+                st = os.lstat(path)
+                if stat.S_ISLNK(st.st_mode):
+                    self.symlink(relp, os.readlink(path))
+                elif stat.S_ISREG(st.st_mode):
+                    with open(path, "rb") as f:
+                        self.file(relp, f.read(), stat.S_IMODE(st.st_mode))
+            # os.walk would descend into symlinked dirs only with followlinks.
+
+    def close(self):
+        self.entry("TRAILER!!!", 0, nlink=1)
+        if self.pos % 512:
+            self._write(b"\0" * (512 - self.pos % 512))
+
+
+def pack_initramfs(staging, out, console_node=False, level=6):
+    """STAGING as a gzip-compressed newc cpio at OUT. With console_node, a
+    /dev/console device entry (c 5 1) is added (the kernel's built-in
+    initramfs has one already)."""
+    with open(out, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb",
+                                                compresslevel=level, mtime=0) as gz:
+        w = CpioWriter(gz)
+        w.add_tree(staging)
+        if console_node:
+            if not os.path.isdir(os.path.join(staging, "dev")):
+                w.directory("dev")
+            w.chardev("dev/console", 5, 1)
+        w.close()
+    return out
+
+
+# --------------------------------------------------------------------------
+# Module closure
+
+def module_closure(kernel, names, modprobe=None):
+    """Paths (relative to the kernel root, e.g. lib/modules/KVER/kernel/...)
+    of every module `modprobe -a -D NAMES` would insert, in order, without
+    repeats. MODPROBE is a command list (default: kmod's modprobe); names
+    that do not resolve are left out (modprobe -a goes on past them)."""
+    cmd = list(modprobe or [_which("modprobe")])
+    cmd += ["-d", kernel.root, "-S", kernel.kver, "-a", "-D"] + list(names)
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    root = os.path.normpath(kernel.root) + "/"
+    paths = []
+    for line in r.stdout.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0] == "insmod":
+            p = os.path.normpath(parts[1])
+            if not p.startswith(root):
+                raise RuntimeError(f"{' '.join(cmd)}: module path outside the tree: {p}")
+            rel = p[len(root):]
+            if rel not in paths:
+                paths.append(rel)
+    if r.returncode != 0 and not paths:
+        # Every name unknown is fine (nothing to copy); anything else is not.
+        if "not found" not in r.stderr:
+            raise RuntimeError(f"{' '.join(cmd)} exited {r.returncode}: {r.stderr.strip()}")
+    return paths
+
+
+def _module_name(path):
+    base = os.path.basename(path)
+    for suf in MODULE_SUFFIXES:
+        if base.endswith(suf):
+            return base[:-len(suf)]
+    return base
+
+
+def _copy_indexes(kernel, dest_moddir):
+    src = modules_dir(kernel)
+    for name in sorted(os.listdir(src)):
+        if name.startswith("modules.") and os.path.isfile(os.path.join(src, name)):
+            shutil.copy2(os.path.join(src, name), os.path.join(dest_moddir, name))
+
+
+def _decompress(path):
+    if path.endswith(".ko.xz"):
+        return _run(["xz", "-dc", path])
+    if path.endswith(".ko.zst"):
+        return _run(["zstd", "-dcq", path])
+    if path.endswith(".ko.gz"):
+        with gzip.open(path, "rb") as f:
+            return f.read()
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _recompress(staging, kernel, rel_paths, fmt):
+    """Recompress the staged modules REL_PATHS (relative to STAGING) as
+    .ko.zst or .ko.gz and rewrite the index files. Returns the new paths."""
+    moddir_rel = os.path.join("lib", "modules", kernel.kver)
+    moddir = os.path.join(staging, moddir_rel)
+    if fmt == "gz":
+        # Debian's kmod is built without zlib: its depmod does not read .ko.gz.
+        # Index the staged modules as they are (.ko.xz, the same length as
+        # .ko.gz), then rename the paths in modules.dep and modules.dep.bin
+        # (the only index that holds paths; same-length rename keeps every
+        # offset of the .bin trie valid).
+        _run([_which("depmod"), "-b", staging, kernel.kver])
+    new_paths = []
+    for rel in rel_paths:
+        src = os.path.join(staging, rel)
+        data = _decompress(src)
+        stem = src[:-len(next(s for s in MODULE_SUFFIXES if src.endswith(s)))]
+        os.unlink(src)
+        if fmt == "zst":
+            dst = stem + ".ko.zst"
+            with open(dst, "wb") as f:
+                subprocess.run(["zstd", "-q", "-19", "-c"], input=data, stdout=f, check=True)
+        elif fmt == "gz":
+            dst = stem + ".ko.gz"
+            with open(dst, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb",
+                                                        compresslevel=9, mtime=0) as gz:
+                gz.write(data)
+        else:
+            raise ValueError(f"unknown compression {fmt!r} (want zst or gz)")
+        new_paths.append(os.path.relpath(dst, staging))
+    if fmt == "zst":
+        _run([_which("depmod"), "-b", staging, kernel.kver])
+    else:
+        for name in ("modules.dep", "modules.dep.bin"):
+            p = os.path.join(moddir, name)
+            with open(p, "rb") as f:
+                data = f.read()
+            if b".ko.xz" not in data and rel_paths:
+                # The tree had plain .ko (generic kernel): lengths differ.
+                raise RuntimeError("gz recompression needs a .ko.xz tree (the cloud kernel)")
+            with open(p, "wb") as f:
+                f.write(data.replace(b".ko.xz", b".ko.gz"))
+    return new_paths
+
+
+def corrupt_file(path, size=4096, pattern=b"\xa5"):
+    """Overwrite SIZE bytes in the middle of PATH with a fixed pattern. Debian
+    signs its modules: the kernel then rejects a plain .ko (signature check
+    failure is fatal even when signatures are not enforced); a compressed
+    one fails to decompress."""
+    n = os.path.getsize(path)
+    size = min(size, max(1, n // 4))
+    with open(path, "r+b") as f:
+        f.seek(n // 2 - size // 2)
+        f.write((pattern * size)[:size])
+
+
+def _stage_modules(staging, kernel, names, modprobe, recompress, corrupt):
+    """Index files and module closure into STAGING. Returns the staged
+    module paths (relative to STAGING)."""
+    moddir_rel = os.path.join("lib", "modules", kernel.kver)
+    os.makedirs(os.path.join(staging, moddir_rel), exist_ok=True)
+    closure = module_closure(kernel, list(names) + ["fs-ext4"], modprobe)
+    for rel in closure:
+        dst = os.path.join(staging, rel)
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        shutil.copyfile(os.path.join(kernel.root, rel), dst)
+    if recompress:
+        # The index files depmod needs besides the modules (builtin, order).
+        src = modules_dir(kernel)
+        for name in ("modules.builtin", "modules.builtin.modinfo", "modules.order"):
+            if os.path.isfile(os.path.join(src, name)):
+                shutil.copy2(os.path.join(src, name),
+                             os.path.join(staging, moddir_rel, name))
+        closure = _recompress(staging, kernel, closure, recompress)
+    else:
+        _copy_indexes(kernel, os.path.join(staging, moddir_rel))
+    for name in corrupt or ():
+        hits = [p for p in closure if _module_name(p) == name]
+        if not hits:
+            raise RuntimeError(f"cannot corrupt {name}: not in the image")
+        for p in hits:
+            corrupt_file(os.path.join(staging, p))
+    return closure
+
+
+def _add_busybox(staging, applets):
+    os.makedirs(os.path.join(staging, "bin"), exist_ok=True)
+    shutil.copy2(busybox_path(), os.path.join(staging, "bin", "busybox"))
+    for a in applets:
+        link = os.path.join(staging, "bin", a)
+        if not os.path.lexists(link):
+            os.symlink("busybox", link)
+
+
+def _base_dirs(staging):
+    for d in ("dev", "proc", "sys", "run", "root"):
+        os.makedirs(os.path.join(staging, d), exist_ok=True)
+
+
+# --------------------------------------------------------------------------
+# (a) earlymod initramfs
+
+def build_initramfs(out, kernel, init, modules, *, modprobe=None, recompress=None,
+                    corrupt=(), busybox=False, console_node=False, workdir=None):
+    """An initramfs at OUT: /init = INIT (a file), the index files of KERNEL's
+    tree and the module closure of MODULES plus fs-ext4.
+
+    modprobe: command list computing the closure (`CMD -d ROOT -S KVER -a -D`),
+        e.g. [EARLYMOD, "modprobe"]; default kmod's modprobe.
+    recompress: None, "zst" or "gz" (modules re-packed, indexes rewritten).
+    corrupt: module names whose file gets garbage in the middle.
+    busybox: add /bin/busybox and /bin/sh (the rescue-shell cases).
+    Returns the list of module paths in the image."""
+    staging = tempfile.mkdtemp(prefix="initramfs.", dir=workdir)
+    try:
+        _base_dirs(staging)
+        shutil.copyfile(init, os.path.join(staging, "init"))
+        os.chmod(os.path.join(staging, "init"), 0o755)
+        mods = _stage_modules(staging, kernel, modules, modprobe, recompress, corrupt)
+        if busybox:
+            _add_busybox(staging, ["sh"])
+        pack_initramfs(staging, out, console_node=console_node)
+        return mods
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------
+# (c) kmod comparison initramfs
+
+KMOD_INIT = r"""#!/bin/sh
+# The kmod comparison /init: loads the kernel command line's module list
+# with Debian's kmod modprobe, mounts the root and switches to it.
+export PATH=/bin
+mount -t devtmpfs devtmpfs /dev
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /run
+log() { echo "<6>@TAG@: $*" > /dev/kmsg; }
+
+list=""; root=""; fstype=""; flags=""; rwmode=ro; timeout=30
+for arg in $(cat /proc/cmdline); do
+	case $arg in
+	rd.modules_load=*|modules_load=*|rd.driver.pre=*) list="$list ${arg#*=}" ;;
+	root=*) root=${arg#root=} ;;
+	rootfstype=*) fstype=${arg#rootfstype=} ;;
+	rootflags=*) flags=${arg#rootflags=} ;;
+	ro) rwmode=ro ;;
+	rw) rwmode=rw ;;
+	earlymod.roottimeout=*) timeout=${arg#earlymod.roottimeout=} ;;
+	esac
+done
+list=$(echo $list | tr , ' ')
+[ -n "$fstype" ] || fstype=ext4
+
+log "modprobe -a $list fs-$fstype"
+modprobe -a $list "fs-$fstype" || log "modprobe exited $?"
+log "modules loaded"
+
+dev=""
+tries=$((timeout * 10))
+while [ $tries -gt 0 ]; do
+	case $root in
+	LABEL=*|UUID=*|PARTUUID=*) dev=$(findfs "$root" 2>/dev/null) ;;
+	*) [ -b "$root" ] && dev=$root ;;
+	esac
+	[ -n "$dev" ] && break
+	sleep 0.1
+	tries=$((tries - 1))
+done
+if [ -z "$dev" ]; then
+	log "root device $root did not appear"
+	if [ -e /etc/rescue-shell ]; then
+		log "starting /bin/sh"
+		exec sh
+	fi
+	log "waiting forever"
+	while :; do sleep 3600; done
+fi
+
+opts=$rwmode
+[ -n "$flags" ] && opts="$opts,$flags"
+mount -t "$fstype" -o "$opts" "$dev" /root || { log "mount $dev failed"; while :; do sleep 3600; done; }
+for d in dev proc sys run; do mount --move /$d /root/$d; done
+log "switching root"
+exec switch_root /root /sbin/init
+"""
+
+KMOD_APPLETS = ["sh", "mount", "cat", "echo", "tr", "sleep", "findfs", "switch_root"]
+
+
+def _ldd_files(binary):
+    """Shared libraries and the loader BINARY needs, as ldd names them."""
+    out = _run(["ldd", binary]).decode()
+    files = []
+    for line in out.splitlines():
+        m = re.search(r"=>\s*(/\S+)", line) or re.match(r"\s*(/\S+)", line)
+        if m:
+            files.append(m.group(1))
+    return files
+
+
+def build_kmod_initramfs(out, kernel, modules, *, recompress=None, corrupt=(),
+                         rescue_shell=False, console_node=False, workdir=None):
+    """The kmod comparison initramfs: busybox, Debian's kmod as /bin/modprobe
+    (not /sbin/modprobe: the kernel's own request_module calls must fail
+    the same way as in the earlymod image, which has no /sbin/modprobe),
+    its shared libraries and loader, the same indexes and module closure
+    as build_initramfs, and KMOD_INIT as /init."""
+    staging = tempfile.mkdtemp(prefix="initramfs-kmod.", dir=workdir)
+    try:
+        _base_dirs(staging)
+        with open(os.path.join(staging, "init"), "w") as f:
+            f.write(KMOD_INIT.replace("@TAG@", KMOD_INIT_TAG))
+        os.chmod(os.path.join(staging, "init"), 0o755)
+        mods = _stage_modules(staging, kernel, modules, None, recompress, corrupt)
+        _add_busybox(staging, KMOD_APPLETS)
+        kmod = kmod_path()
+        shutil.copyfile(kmod, os.path.join(staging, "bin", "kmod"))
+        os.chmod(os.path.join(staging, "bin", "kmod"), 0o755)
+        os.symlink("kmod", os.path.join(staging, "bin", "modprobe"))
+        for lib in _ldd_files(kmod):
+            dst = os.path.join(staging, lib.lstrip("/"))
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            shutil.copyfile(os.path.realpath(lib), dst)
+            os.chmod(dst, 0o755)
+        os.makedirs(os.path.join(staging, "etc"), exist_ok=True)
+        if rescue_shell:
+            open(os.path.join(staging, "etc", "rescue-shell"), "w").close()
+        pack_initramfs(staging, out, console_node=console_node)
+        return mods
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------
+# (b) root disk
+
+ROOT_INIT = r"""#!/bin/sh
+# earlymod boot-test root: report what the initramfs left, then power off.
+export PATH=/bin
+self=""
+[ -r /proc/uptime ] || { mount -t proc proc /proc; self="$self proc"; }
+read up rest < /proc/uptime
+[ -c /dev/console ] || { mount -t devtmpfs devtmpfs /dev; self="$self dev"; }
+exec </dev/console >/dev/console 2>&1
+echo "@UPTIME@ $up"
+echo 1 > /proc/sys/kernel/printk
+echo "@REACHED@"
+echo "@SELF@$self"
+echo "@MODB@"
+cat /proc/modules
+echo "@MODE@"
+echo "@MNTB@"
+cat /proc/mounts
+echo "@MNTE@"
+read up rest < /proc/uptime
+echo "@DONE@ $up"
+sync
+poweroff -f
+"""
+
+ROOT_APPLETS = ["sh", "mount", "cat", "echo", "sync", "poweroff", "sleep"]
+
+
+def build_root_disk(out, label=ROOT_LABEL, uuid=ROOT_UUID, size=ROOT_SIZE, workdir=None):
+    """An ext4 image at OUT with LABEL and UUID whose /sbin/init is ROOT_INIT."""
+    staging = tempfile.mkdtemp(prefix="rootfs.", dir=workdir)
+    try:
+        for d in ("dev", "proc", "sys", "run", "tmp", "sbin", "etc", "root"):
+            os.makedirs(os.path.join(staging, d), exist_ok=True)
+        _add_busybox(staging, ROOT_APPLETS)
+        init = (ROOT_INIT.replace("@UPTIME@", MARK_UPTIME)
+                .replace("@REACHED@", MARK_REACHED)
+                .replace("@SELF@", MARK_SELF_MOUNTED)
+                .replace("@MODB@", MARK_MODULES_BEGIN)
+                .replace("@MODE@", MARK_MODULES_END)
+                .replace("@MNTB@", MARK_MOUNTS_BEGIN)
+                .replace("@MNTE@", MARK_MOUNTS_END)
+                .replace("@DONE@", MARK_DONE))
+        with open(os.path.join(staging, "sbin", "init"), "w") as f:
+            f.write(init)
+        os.chmod(os.path.join(staging, "sbin", "init"), 0o755)
+        if os.path.exists(out):
+            os.unlink(out)
+        _run([_which("mkfs.ext4"), "-q", "-F", "-L", label, "-U", uuid,
+              "-E", "root_owner=0:0", "-d", staging, out, size])
+        return out
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
