@@ -94,6 +94,9 @@ public:
 
 private:
     void load_builtin_modinfo(std::string_view text, std::string_view shown);
+    void sort_keys() const;
+    bool branches_at(std::string_view p, size_t i) const;
+    unsigned times_found(std::string_view p, std::string_view q) const;
     void add_pattern(std::string_view key, std::string_view module, uint32_t priority);
 
     struct Entry {
@@ -111,6 +114,9 @@ private:
     StrMap<uint64_t> chains_;
     // Which literal-prefix lengths occur, so a query probes only those.
     Vec<uint16_t> prefix_lengths_;
+    // Keys in byte order, built on first need (queries with wildcards).
+    mutable Vec<uint32_t> sorted_;
+    mutable bool sorted_ready_ = false;
 };
 
 // One index of a modules dir, in whichever form is usable.

@@ -50,7 +50,11 @@ Error BinIndex::open(const unsigned char* data, size_t size, std::string_view sh
     if (be32(data + 4) >> 16 != 2)
         return Error::make(EINVAL, "%.*s: unsupported index version %u", n, shown.data(), be32(data + 4) >> 16);
     root_ = be32(data + 8);
-    if ((root_ & offset_mask) >= size || (root_ & offset_mask) < 12)
+    // An empty index (depmod writes one when there is nothing to index) is
+    // a flagless root node at the very end of the file: zero bytes long.
+    uint32_t root_off = root_ & offset_mask;
+    bool empty_node = (root_ & (flag_prefix | flag_values | flag_childs)) == 0;
+    if (root_off < 12 || root_off > size || (root_off == size && !empty_node))
         return Error::make(EINVAL, "%.*s: root offset out of range", n, shown.data());
     return {};
 }
@@ -60,7 +64,8 @@ Error BinIndex::open(const unsigned char* data, size_t size, std::string_view sh
 bool BinIndex::read_node(uint32_t ref, uint32_t parent_offset, Node* node) {
     uint32_t off = ref & offset_mask;
     if (off == 0) return false;
-    if (off < 12 || off >= size_ || off >= parent_offset) {
+    bool empty_node = (ref & (flag_prefix | flag_values | flag_childs)) == 0;
+    if (off < 12 || off > size_ || (off == size_ && !empty_node) || off >= parent_offset) {
         corrupt_ = true;
         return false;
     }
@@ -228,7 +233,8 @@ bool BinIndex::find(std::string_view key, std::string_view* value) {
     for (;;) {
         uint32_t off = ref & offset_mask;
         if (off == 0) return false;
-        if (off < 12 || off >= size_ || off >= parent) {
+        bool empty_node = (ref & (flag_prefix | flag_values | flag_childs)) == 0;
+        if (off < 12 || off > size_ || (off == size_ && !empty_node) || off >= parent) {
             corrupt_ = true;
             return false;
         }

@@ -155,20 +155,99 @@ bool TextIndex::find(std::string_view key, std::string_view* value) const {
     return true;
 }
 
+void TextIndex::sort_keys() const {
+    if (sorted_ready_) return;
+    sorted_ready_ = true;
+    if (!sorted_.reserve(entries_.size())) return;
+    for (uint32_t i = 0; i < entries_.size(); ++i) sorted_.push(i);
+    std::sort(sorted_.begin(), sorted_.end(), [&](uint32_t a, uint32_t b) {
+        if (entries_[a].key != entries_[b].key) return entries_[a].key < entries_[b].key;
+        return a < b;
+    });
+}
+
+// Whether depmod's trie has a node boundary at depth i on the way to key p:
+// the keys that share p's first i bytes do not all continue with p[i].
+bool TextIndex::branches_at(std::string_view p, size_t i) const {
+    sort_keys();
+    std::string_view prefix = p.substr(0, i);
+    auto key_of = [&](uint32_t k) { return entries_[k].key; };
+    const Vec<uint32_t>& sorted = sorted_;
+    const uint32_t* lo = std::lower_bound(sorted.begin(), sorted.end(), prefix,
+                                          [&](uint32_t k, std::string_view v) { return key_of(k) < v; });
+    const uint32_t* hi = std::upper_bound(lo, sorted.end(), prefix, [&](std::string_view v, uint32_t k) {
+        std::string_view kk = key_of(k);
+        return v < kk.substr(0, v.size());
+    });
+    if (hi - lo < 1) return false;
+    std::string_view first = key_of(*lo), last = key_of(hi[-1]);
+    if (first.size() == i) return last.size() > i;
+    return first[i] != last[i];
+}
+
+// How many times kmod's walk of the .bin trie reaches pattern p for the
+// query q. Once at most, unless q itself holds wildcard characters: then
+// the walk can both follow the query's '?' or '*' literally and enter the
+// wildcard branch, and kmod returns the match once per way (earlymod's .bin
+// reader does the same; this gives the text reader the same answer).
+unsigned TextIndex::times_found(std::string_view p, std::string_view q) const {
+    if (q.find_first_of("*?[") == std::string_view::npos) return glob_match(p, q) ? 1 : 0;
+    unsigned count = 0;
+    for (size_t i = 0;; ++i) {
+        if (i == p.size()) {
+            if (i == q.size()) ++count;  // the literal walk ends on p
+            break;
+        }
+        char c = p[i];
+        if (c == '*' || c == '?' || c == '[') {
+            if (glob_match(p.substr(i), q.substr(i < q.size() ? i : q.size()))) ++count;
+            // Inside a node's prefix the walk stops at a wildcard; at a
+            // node boundary it also follows the query literally.
+            if (!branches_at(p, i)) break;
+        }
+        if (i >= q.size() || q[i] != c) break;
+    }
+    return count;
+}
+
 void TextIndex::search(std::string_view key, Vec<IndexValue>& out) const {
     if (kind_ == IndexKind::dep || kind_ == IndexKind::builtin) {
         std::string_view v;
         if (find(key, &v)) out.push({v, 0});
         return;
     }
+    // The matching patterns; for each, all its values as one trie node
+    // holds them (by priority, ties last-inserted first), added once per
+    // time the walk reaches the node.
+    Vec<uint32_t> hits;
     for (uint16_t len : prefix_lengths_) {
         if (len > key.size()) continue;
         uint64_t* chain = chains_.find(key.substr(0, len));
         for (uint32_t k = chain ? static_cast<uint32_t>(*chain >> 32) : UINT32_MAX; k != UINT32_MAX; k = entries_[k].next) {
             const Entry& e = entries_[k];
-            if (e.key.size() == len ? e.key == key : glob_match(e.key, key))
-                insert_by_priority(out, {e.value, e.priority});
+            bool seen = false;
+            for (uint32_t h : hits) seen |= entries_[h].key == e.key;
+            if (seen) continue;
+            if (e.key.size() == len && key.find_first_of("*?[") == std::string_view::npos) {
+                if (e.key == key) hits.push(k);
+            } else if (times_found(e.key, key)) {
+                hits.push(k);
+            }
         }
+    }
+    for (uint32_t h : hits) {
+        std::string_view pattern = entries_[h].key;
+        Vec<uint32_t> node;
+        uint64_t* chain = chains_.find(pattern.substr(0, literal_prefix(pattern)));
+        for (uint32_t k = chain ? static_cast<uint32_t>(*chain >> 32) : UINT32_MAX; k != UINT32_MAX; k = entries_[k].next)
+            if (entries_[k].key == pattern) node.push(k);
+        std::sort(node.begin(), node.end(), [&](uint32_t a, uint32_t b) {
+            if (entries_[a].priority != entries_[b].priority) return entries_[a].priority < entries_[b].priority;
+            return a > b;
+        });
+        unsigned times = times_found(pattern, key);
+        for (unsigned t = 0; t < times; ++t)
+            for (uint32_t k : node) insert_by_priority(out, {entries_[k].value, entries_[k].priority});
     }
 }
 

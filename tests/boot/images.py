@@ -402,6 +402,7 @@ def build_initramfs(out, kernel, init, modules, *, modprobe=None, recompress=Non
 KMOD_INIT = r"""#!/bin/sh
 # The kmod comparison /init: loads the kernel command line's module list
 # with Debian's kmod modprobe, mounts the root and switches to it.
+# (busybox sh runs its own applets first: kmod is called by its path.)
 export PATH=/bin
 mount -t devtmpfs devtmpfs /dev
 mount -t proc proc /proc
@@ -425,7 +426,7 @@ list=$(echo $list | tr , ' ')
 [ -n "$fstype" ] || fstype=ext4
 
 log "modprobe -a $list fs-$fstype"
-modprobe -a $list "fs-$fstype" || log "modprobe exited $?"
+/bin/modprobe -a $list "fs-$fstype" || log "modprobe exited $?"
 log "modules loaded"
 
 dev=""
