@@ -18,6 +18,9 @@
 
 namespace earlymod {
 
+// Nesting of install/remove commands that run modprobe again.
+constexpr unsigned long max_command_depth = 8;
+
 Context::~Context() {
     delete owned_kernel_;
 }
@@ -101,11 +104,28 @@ Error Context::run_command(Module* m, std::string_view type, std::string_view co
     if (access("/bin/sh", X_OK) != 0)
         return Error::make(ENOENT, "cannot run %.*s command for %.*s: /bin/sh is missing", tl, type.data(), nl,
                            m->name.data());
+    // An install command that calls modprobe for its own module (without
+    // -i) would recurse for ever: count the nesting through the
+    // environment and stop it.
+    unsigned long depth = 0;
+    if (const char* d = getenv("EARLYMOD_COMMAND_DEPTH")) parse_uint(d, &depth);
+    if (depth >= max_command_depth)
+        return Error::make(ELOOP, "%.*s command for %.*s nested %lu deep: refusing to run it (a loop?)", tl,
+                           type.data(), nl, m->name.data(), depth);
+    char depth_text[24];
+    snprintf(depth_text, sizeof depth_text, "%lu", depth + 1);
     char name[256];
     snprintf(name, sizeof name, "%.*s", nl, m->name.data());
     setenv("MODPROBE_MODULE", name, 1);
+    setenv("EARLYMOD_COMMAND_DEPTH", depth_text, 1);
     int rc = system(cmd.data());
     unsetenv("MODPROBE_MODULE");
+    if (depth) {
+        snprintf(depth_text, sizeof depth_text, "%lu", depth);
+        setenv("EARLYMOD_COMMAND_DEPTH", depth_text, 1);
+    } else {
+        unsetenv("EARLYMOD_COMMAND_DEPTH");
+    }
     if (rc == -1)
         return Error::make(errno, "could not run %.*s command '%s' for module %.*s: %s", tl, type.data(),
                            cmd.data(), nl, m->name.data(), strerror(errno));

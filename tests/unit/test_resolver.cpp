@@ -3,6 +3,8 @@
 // text indexes and again with the binary ones.
 #include <doctest/doctest.h>
 
+#include <stdlib.h>
+
 #include <string>
 #include <vector>
 
@@ -221,4 +223,23 @@ TEST_CASE("paths leading outside the modules directory are refused") {
     CHECK(rec.lines.empty());
     ctx.load("fine", "");
     CHECK(rec.lines == std::vector<std::string>{"insmod /lib/modules/1.0/kernel/fine.ko "});
+}
+
+TEST_CASE("install commands run through /bin/sh, and runaway nesting is stopped") {
+    fixture::TempDir root;
+    fixture::write_module_tree(root, false);
+    NoModules kernel;
+    Options opt;
+    opt.sysroot = root.path();
+    opt.kernel_release = "1.0";
+    opt.cmdline = nullptr;
+    opt.kernel = &kernel;
+    Context ctx;
+    REQUIRE(ctx.open(opt).ok());
+    unsetenv("EARLYMOD_COMMAND_DEPTH");
+    CHECK(ctx.load("dummy_install", "").ok());  // install dummy_install /bin/true
+    setenv("EARLYMOD_COMMAND_DEPTH", "8", 1);
+    Error e = ctx.load("dummy_install", "");
+    CHECK(e.code() == ELOOP);
+    unsetenv("EARLYMOD_COMMAND_DEPTH");
 }
