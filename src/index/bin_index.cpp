@@ -33,7 +33,7 @@ uint32_t be32(const unsigned char* p) {
 
 struct BinIndex::Node {
     uint32_t offset = 0;
-    std::string_view prefix;
+    std::string_view prefix{"", 0};  // never a null pointer: it is memcpy'd
     unsigned first = 1, last = 0;          // no children when first > last
     const unsigned char* children = nullptr;
     uint32_t value_count = 0;

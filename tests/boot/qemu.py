@@ -10,12 +10,45 @@ through wait_* deadlines and kill().
 import os
 import re
 import shutil
+import signal
 import subprocess
 import threading
 import time
 
 QEMU = "qemu-system-x86_64"
 TS_RE = re.compile(r"^\[\s*(\d+\.\d+)\]\s?")
+
+_live = set()
+_live_lock = threading.Lock()
+_remove_on_signal = []
+
+
+def remove_on_signal(path):
+    """A work folder to delete when a signal ends the harness."""
+    _remove_on_signal.append(path)
+
+
+def kill_all():
+    """Kill every guest still running (on the harness's own way out)."""
+    with _live_lock:
+        procs = [b.proc for b in _live]
+    for p in procs:
+        try:
+            p.kill()
+        except OSError:
+            pass
+
+
+def end_guests_on_signals():
+    """SIGTERM, SIGINT and SIGHUP kill the running guests, then the harness
+    (exit status 128 + the signal), so that no QEMU outlives it."""
+    def handler(sig, _frame):
+        kill_all()
+        for path in _remove_on_signal:
+            shutil.rmtree(path, ignore_errors=True)
+        os._exit(128 + sig)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, handler)
 
 
 def qemu_available():
@@ -48,6 +81,8 @@ class Boot:
         self.log.flush()
         self.proc = subprocess.Popen(self.cmd, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        with _live_lock:
+            _live.add(self)
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
 
@@ -126,6 +161,8 @@ class Boot:
             self.proc.kill()
             self.proc.wait()
         self.reader.join(timeout=30)
+        with _live_lock:
+            _live.discard(self)
         try:
             self.proc.stdin.close()
         except OSError:

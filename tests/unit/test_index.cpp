@@ -202,8 +202,12 @@ TEST_CASE("binary index: damaged files never crash or loop, and damage is flagge
     REQUIRE(b.open(reinterpret_cast<const unsigned char*>(loop.data()), loop.size(), "loop.bin").ok());
     uint32_t root = (uint8_t(loop[8]) << 24) | (uint8_t(loop[9]) << 16) | (uint8_t(loop[10]) << 8) | uint8_t(loop[11]);
     uint32_t off = root & 0x0FFFFFFF;
-    // The root has prefix "a" then children 'b'..'c': point child 'b' at the root.
-    size_t child_at = off + 2 /* "a\0" */ + 2 /* first,last */;
+    // Point the root's first child back at the root itself.
+    size_t at = off;
+    if (root & 0x80000000u) at = loop.find('\0', at) + 1;  // skip the prefix
+    REQUIRE((root & 0x20000000u) != 0);
+    size_t child_at = at + 2 /* first, last */;
+    REQUIRE(child_at + 4 <= loop.size());
     std::string patched = loop;
     patched[child_at] = loop[8];
     patched[child_at + 1] = loop[9];
