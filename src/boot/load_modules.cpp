@@ -66,7 +66,7 @@ void LoadLog::handle(const Report& r) {
     int code = r.error.code();
     if (code == EPERM && kernel_blacklisted(m.name)) {
         ++totals_.benign;
-        log_message(log_info, "%.*s blocked by kernel (module_blacklist)", n, name);
+        log_message(log_notice, "%.*s blocked by kernel (module_blacklist)", n, name);
     } else if (code == ENODEV) {
         ++totals_.benign;
         log_message(log_warning, "%.*s: no such device (skipped)", n, name);
