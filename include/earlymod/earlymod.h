@@ -56,6 +56,7 @@ struct Report {
     bool target;            // the module the name resolved to
     uint64_t start_ns;      // CLOCK_MONOTONIC, around the kernel call
     uint64_t end_ns;
+    int worker;             // which worker ran it (load_parallel), or -1
 };
 using ReportFunction = void (*)(void* context, const Report& report);
 // Replaces the kernel's load call (default: Kernel::load). host_path is
@@ -116,6 +117,14 @@ public:
     // install commands contribute none).
     Error dependencies(std::string_view name, Vec<std::string_view>& paths);
 
+    // Loads every name with up to `workers` threads: modules start as soon
+    // as what they need is loaded (see load_plan.h). Outcomes are reported
+    // as load() reports them, in completion order; names that resolve to
+    // nothing are appended to not_found. The result is the last failure
+    // of a required module.
+    static constexpr unsigned max_jobs = 16;
+    Error load_parallel(const Vec<std::string_view>& names, unsigned workers, Vec<std::string_view>& not_found);
+
     // The modules dir in use, as shown ("/lib/modules/KVER").
     std::string_view moddir() const { return moddir_shown_; }
     Resolver& resolver() { return resolver_; }
@@ -135,7 +144,10 @@ private:
     Error run_command(Module* m, std::string_view type, std::string_view command, std::string_view params);
     bool in_kernel(Module* m);
     void report(Action action, Module* m, std::string_view text, std::string_view params);
-    void notify(Module* m, Outcome outcome, const Error& error, bool target, uint64_t start, uint64_t end);
+    void notify(Module* m, Outcome outcome, const Error& error, bool target, uint64_t start, uint64_t end,
+                int required = -1, int worker = -1);
+    static void* worker_main(void* run);
+    void run_job(Module* m, void* job, int worker);
 
     const Options* options_ = nullptr;
     FsRoot root_;

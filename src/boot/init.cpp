@@ -1,7 +1,9 @@
 // Init mode: earlymod as the initramfs's /init (PID 1), or `earlymod init`.
 //
 //   1. mount /proc, /sys, /dev (devtmpfs) and /run (tmpfs) where missing;
-//   2. load the wanted modules (as `earlymod load`);
+//   2. load the wanted modules (as `earlymod load`), with earlymod.jobs=
+//      workers (default: the online CPUs), then coldplug the devices that
+//      are present (earlymod.coldplug=0 turns that off);
 //   3. load the root filesystem's module (alias fs-TYPE, as the kernel's
 //      request_module asks for it);
 //   4. wait for root= (rootdelay= first; rootwait waits for ever; else at
@@ -285,9 +287,21 @@ void exec_init(const KernelParams& params, char** argv) {
     Options opt;
     LoadLog log(params);
     log.attach(opt);
+    unsigned long jobs = 0;
+    std::string_view v;
+    if (params->get("earlymod.jobs", &v)) parse_uint(v, &jobs);
+    if (!jobs || jobs > Context::max_jobs) jobs = default_jobs();
     Error err = ctx->open(opt);
     if (!err.ok()) say(log_err, "%s", err.message());
-    else load_modules(*ctx, log, wanted->names());
+    else load_modules(*ctx, log, wanted->names(), static_cast<unsigned>(jobs));
+
+    // The drivers for the hardware that is there (earlymod.coldplug=0: no).
+    bool want_coldplug = !(params->get("earlymod.coldplug", &v) && (v == "0" || v == "no" || v == "off"));
+    if (err.ok() && want_coldplug) {
+        log.set_quiet_present(true);
+        coldplug(*ctx, log, static_cast<unsigned>(jobs), default_coldplug_timeout_ms);
+        log.set_quiet_present(false);
+    }
 
     // The root filesystem's module, asked for as the kernel would.
     Vec<std::string_view> types;
@@ -327,6 +341,10 @@ void exec_init(const KernelParams& params, char** argv) {
         }
     }
     if (!mount_root(device, *params, types)) emergency(argv);
+    // The timing report, for the booted system to read (/run moves along).
+    mkdir("/run/earlymod", 0755);
+    Error te = log.write_timings("/run/earlymod/timings.json", static_cast<unsigned>(jobs));
+    if (!te.ok()) log_message(log_warning, "%s", te.message());
     log_message(log_notice, "initramfs done in %.1f ms", static_cast<double>(monotonic_ns() - t0) / 1e6);
     if (!switch_root()) emergency(argv);
     exec_init(*params, argv);

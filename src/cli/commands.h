@@ -7,6 +7,7 @@ namespace earlymod {
 
 int run_modprobe(int argc, char** argv);
 int run_load(int argc, char** argv);
+int run_coldplug(int argc, char** argv);
 int run_insmod(int argc, char** argv);
 int run_rmmod(int argc, char** argv);
 int run_lsmod(int argc, char** argv);

@@ -10,6 +10,7 @@
 #include "earlymod/boot.h"
 #include "earlymod/modules_load.h"
 #include "earlymod/output.h"
+#include "earlymod/text.h"
 
 namespace earlymod {
 
@@ -29,6 +30,11 @@ const char load_usage[] =
     "\n"
     "Options:\n"
     "  -n, --dry-run           resolve and report, load nothing\n"
+    "  -j, --jobs=N            load with N workers: a module starts when what it\n"
+    "                          needs is loaded (default: online CPUs, at most 16;\n"
+    "                          also earlymod.jobs= on the kernel command line)\n"
+    "      --timings=FILE      write each module's start, end, outcome and worker\n"
+    "                          as JSON (scripts/plot-timings draws it)\n"
     "  -v, --verbose           more detail (each module's start time)\n"
     "  -q, --quiet             errors only\n"
     "  -C, --config=PATH       modprobe.d file or directory instead of the defaults\n"
@@ -42,6 +48,7 @@ const struct option load_options[] = {
     {"quiet", no_argument, nullptr, 'q'},     {"config", required_argument, nullptr, 'C'},
     {"dirname", required_argument, nullptr, 'd'}, {"set-version", required_argument, nullptr, 'S'},
     {"sysroot", required_argument, nullptr, 256}, {"help", no_argument, nullptr, 'h'},
+    {"jobs", required_argument, nullptr, 'j'},    {"timings", required_argument, nullptr, 257},
     {nullptr, 0, nullptr, 0},
 };
 
@@ -52,9 +59,11 @@ int run_load(int argc, char** argv) {
     lg.verbosity = log_notice;
     Options opt;
     Vec<std::string_view> config_paths;
+    unsigned long jobs = 0;
+    const char* timings = nullptr;
     optind = 0;
     for (;;) {
-        int c = getopt_long(argc, argv, "nvqC:d:S:h", load_options, nullptr);
+        int c = getopt_long(argc, argv, "nvqC:d:S:hj:", load_options, nullptr);
         if (c == -1) break;
         switch (c) {
         case 'n': opt.dry_run = true; break;
@@ -64,6 +73,13 @@ int run_load(int argc, char** argv) {
         case 'd': opt.root_dir = optarg; break;
         case 'S': opt.kernel_release = optarg; break;
         case 256: opt.sysroot = optarg; break;
+        case 257: timings = optarg; break;
+        case 'j':
+            if (!parse_uint(optarg, &jobs) || jobs < 1 || jobs > Context::max_jobs) {
+                log_message(log_err, "--jobs %s: want a number from 1 to %u", optarg, Context::max_jobs);
+                return 1;
+            }
+            break;
         case 'h': printf(load_usage, lg.program); return 0;
         default: return 1;
         }
@@ -100,8 +116,19 @@ int run_load(int argc, char** argv) {
         return 1;
     }
     if (wanted->names().empty()) log_message(log_info, "no modules wanted");
-    LoadTotals t = load_modules(*ctx, log, wanted->names());
-    return t.ok() && files_ok ? 0 : 1;
+    std::string_view v;
+    if (!jobs && params->get("earlymod.jobs", &v)) parse_uint(v, &jobs);
+    if (!jobs || jobs > Context::max_jobs) jobs = default_jobs();
+    LoadTotals t = load_modules(*ctx, log, wanted->names(), static_cast<unsigned>(jobs));
+    bool timings_ok = true;
+    if (timings) {
+        Error e = log.write_timings(timings, static_cast<unsigned>(jobs));
+        if (!e.ok()) {
+            log_message(log_err, "%s", e.message());
+            timings_ok = false;
+        }
+    }
+    return t.ok() && files_ok && timings_ok ? 0 : 1;
 }
 
 } // namespace earlymod

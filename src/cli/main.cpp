@@ -23,6 +23,7 @@ const char usage[] =
     "  modprobe ARGS...   kmod-compatible modprobe (see earlymod modprobe -h)\n"
     "  load [FILE...]     load the modules wanted at boot (kernel command line,\n"
     "                     modules-load.d), one log line per module\n"
+    "  coldplug           load the drivers for the devices present\n"
     "  init               run as the initramfs's /init: mount, load, find and\n"
     "                     mount root=, switch to it (also when run as PID 1)\n"
     "  insmod FILE        load one module file, without dependencies\n"
@@ -42,7 +43,8 @@ struct Command {
 };
 
 const Command commands[] = {
-    {"modprobe", earlymod::run_modprobe}, {"load", earlymod::run_load},   {"insmod", earlymod::run_insmod},
+    {"modprobe", earlymod::run_modprobe}, {"load", earlymod::run_load},   {"coldplug", earlymod::run_coldplug},
+    {"insmod", earlymod::run_insmod},
     {"rmmod", earlymod::run_rmmod},       {"lsmod", earlymod::run_lsmod},
 };
 

@@ -144,9 +144,11 @@ static uint64_t now_ns() {
     return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
-void Context::notify(Module* m, Outcome outcome, const Error& error, bool target, uint64_t start, uint64_t end) {
+void Context::notify(Module* m, Outcome outcome, const Error& error, bool target, uint64_t start, uint64_t end,
+                     int required, int worker) {
     if (!options_->on_report) return;
-    Report r{m, outcome, error, target || resolver_.is_required(m), target, start, end};
+    bool req = required >= 0 ? required != 0 : target || resolver_.is_required(m);
+    Report r{m, outcome, error, req, target, start, end, worker};
     options_->on_report(options_->report_context, r);
 }
 

@@ -43,6 +43,13 @@ MARK_MOUNTS_BEGIN = "EARLYMOD-MOUNTS-BEGIN"
 MARK_MOUNTS_END = "EARLYMOD-MOUNTS-END"
 MARK_SELF_MOUNTED = "EARLYMOD-ROOT-MOUNTED"   # followed by what the root init had to mount itself
 MARK_DONE = "EARLYMOD-ROOT-DONE"
+MARK_TIMINGS_BEGIN = "EARLYMOD-TIMINGS-BEGIN"  # between these: TIMINGS_PATH, if any
+MARK_TIMINGS_END = "EARLYMOD-TIMINGS-END"
+
+# Where init mode leaves its load timings (JSON, scripts/plot-timings reads
+# it); /run is moved into the root, so the root's init finds it there.
+TIMINGS_PATH = "/run/earlymod/timings.json"
+PLOT_TIMINGS = os.path.join(REPO, "scripts", "plot-timings")
 
 # What the kmod comparison /init logs to /dev/kmsg.
 KMOD_INIT_TAG = "kmod-init"
@@ -505,6 +512,18 @@ def build_kmod_initramfs(out, kernel, modules, *, recompress=None, corrupt=(),
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def plot_timings_module():
+    """scripts/plot-timings as a Python module: the timings format's key
+    names (KEY_*), its outcomes (OUTCOMES) and render()."""
+    import importlib.machinery
+    import importlib.util
+    loader = importlib.machinery.SourceFileLoader("plot_timings", PLOT_TIMINGS)
+    spec = importlib.util.spec_from_loader("plot_timings", loader)
+    mod = importlib.util.module_from_spec(spec)
+    loader.exec_module(mod)
+    return mod
+
+
 # --------------------------------------------------------------------------
 # (b) root disk
 
@@ -526,6 +545,10 @@ echo "@MODE@"
 echo "@MNTB@"
 cat /proc/mounts
 echo "@MNTE@"
+echo "@TIMB@"
+[ -r @TIMINGS@ ] && cat @TIMINGS@
+echo
+echo "@TIME@"
 read up rest < /proc/uptime
 echo "@DONE@ $up"
 sync
@@ -549,6 +572,9 @@ def build_root_disk(out, label=ROOT_LABEL, uuid=ROOT_UUID, size=ROOT_SIZE, workd
                 .replace("@MODE@", MARK_MODULES_END)
                 .replace("@MNTB@", MARK_MOUNTS_BEGIN)
                 .replace("@MNTE@", MARK_MOUNTS_END)
+                .replace("@TIMB@", MARK_TIMINGS_BEGIN)
+                .replace("@TIME@", MARK_TIMINGS_END)
+                .replace("@TIMINGS@", TIMINGS_PATH)
                 .replace("@DONE@", MARK_DONE))
         with open(os.path.join(staging, "sbin", "init"), "w") as f:
             f.write(init)

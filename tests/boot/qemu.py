@@ -55,12 +55,13 @@ def qemu_available():
     return shutil.which(QEMU) is not None
 
 
-def qemu_command(kernel, initrd, disk, append, smp=1, memory=1024):
+def qemu_command(kernel, initrd, disk, append, smp=1, memory=1024, extra_args=()):
+    """EXTRA_ARGS: more QEMU arguments (devices: ["-device", "virtio-rng-pci"])."""
     return [QEMU, "-m", str(memory), "-smp", str(smp),
             "-nographic", "-nodefaults", "-serial", "stdio", "-nic", "none",
             "-no-reboot",
             "-kernel", kernel.vmlinuz, "-initrd", initrd,
-            "-drive", f"file={disk},if=virtio,format=raw,snapshot=on",
+            "-drive", f"file={disk},if=virtio,format=raw,snapshot=on"] + list(extra_args) + [
             "-append", "console=ttyS0 panic=-1 " + append]
 
 
@@ -68,8 +69,9 @@ class Boot:
     """A running guest. Serial console lines are appended to LOG_PATH and
     kept in .lines (\\r stripped)."""
 
-    def __init__(self, kernel, initrd, disk, append, log_path, smp=1, memory=1024):
-        self.cmd = qemu_command(kernel, initrd, disk, append, smp, memory)
+    def __init__(self, kernel, initrd, disk, append, log_path, smp=1, memory=1024,
+                 extra_args=()):
+        self.cmd = qemu_command(kernel, initrd, disk, append, smp, memory, extra_args)
         self.log_path = log_path
         self.lines = []
         self.cond = threading.Condition()

@@ -7,6 +7,8 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -203,4 +205,125 @@ TEST_CASE("load outcomes: benign errors, failures reach only dependents, counts"
         CHECK(t.present == 1);
         CHECK(t.loaded == 1);
     }
+}
+
+namespace {
+
+// A kernel whose loads take time and can fail, safe to call from several
+// threads; records the peak number of loads in flight.
+struct SlowKernel : Kernel {
+    std::mutex lock;
+    std::vector<std::pair<std::string, int>> faults;
+    std::vector<std::pair<std::string, int>> delays_ms;
+    std::vector<std::string> loaded;
+    int in_flight = 0, peak = 0;
+    Error load(const char* host, std::string_view, std::string_view, unsigned) override {
+        std::string name = host;
+        std::string file = name.substr(name.rfind('/') + 1);
+        std::string mod = file.substr(0, file.find('.'));
+        for (char& c : mod)
+            if (c == '-') c = '_';
+        int delay = 0, fault = 0;
+        for (auto& [m, d] : delays_ms)
+            if (m == mod) delay = d;
+        for (auto& [m, e] : faults)
+            if (m == mod) fault = e;
+        {
+            std::lock_guard<std::mutex> g(lock);
+            peak = std::max(peak, ++in_flight);
+        }
+        if (delay) usleep(static_cast<useconds_t>(delay) * 1000);
+        std::lock_guard<std::mutex> g(lock);
+        --in_flight;
+        if (fault) return Error::make(fault, "%s", strerror(fault));
+        loaded.push_back(mod);
+        return {};
+    }
+    Error unload(std::string_view, bool) override { return {}; }
+    ModuleState state(std::string_view name) override {
+        std::lock_guard<std::mutex> g(lock);
+        for (auto& l : loaded)
+            if (l == name) return ModuleState::live;
+        return ModuleState::absent;
+    }
+    long refcount(std::string_view) override { return 0; }
+};
+
+struct ParallelRunResult {
+    LoadTotals totals;
+    std::vector<std::string> order;
+};
+
+ParallelRunResult run_parallel(SlowKernel& k, std::vector<std::string> names, unsigned jobs) {
+    fixture::TempDir root;
+    fixture::write_module_tree(root, true);
+    Options opt;
+    opt.sysroot = root.path();
+    opt.kernel_release = "1.0";
+    opt.cmdline = nullptr;
+    opt.kernel = &k;
+    LoadLog log(nullptr);
+    log.attach(opt);
+    Context ctx;
+    REQUIRE(ctx.open(opt).ok());
+    Arena a;
+    Vec<std::string_view> v;
+    for (auto& n : names) v.push(a.dup(n));
+    ParallelRunResult r{load_modules(ctx, log, v, jobs), {}};
+    r.order = k.loaded;
+    return r;
+}
+
+size_t index_of(const std::vector<std::string>& v, const char* s) {
+    return static_cast<size_t>(std::find(v.begin(), v.end(), s) - v.begin());
+}
+
+} // namespace
+
+TEST_CASE("parallel loading: same modules as one at a time, dependencies first") {
+    SlowKernel seq, par;
+    auto a = run_parallel(seq, {"xfs", "btrfs", "e1000e", "ahci"}, 1);
+    auto b = run_parallel(par, {"xfs", "btrfs", "e1000e", "ahci"}, 4);
+    std::vector<std::string> sa = a.order, sb = b.order;
+    std::sort(sa.begin(), sa.end());
+    std::sort(sb.begin(), sb.end());
+    CHECK(sa == sb);
+    CHECK(b.totals.ok());
+    // Hard dependencies and pre-softdeps before their users.
+    CHECK(index_of(b.order, "libcrc32c") < index_of(b.order, "xfs"));
+    CHECK(index_of(b.order, "crc32c_generic") < index_of(b.order, "libcrc32c"));
+    CHECK(index_of(b.order, "raid6_pq") < index_of(b.order, "btrfs"));
+    CHECK(index_of(b.order, "libahci") < index_of(b.order, "ahci"));
+}
+
+TEST_CASE("parallel loading: a slow module does not hold up independent ones") {
+    SlowKernel k;
+    k.delays_ms = {{"e1000e", 1500}};
+    uint64_t t0 = monotonic_ns();
+    auto r = run_parallel(k, {"e1000e", "xfs", "ahci"}, 3);
+    CHECK(r.totals.ok());
+    CHECK(k.peak >= 2);
+    // Everything else finished while e1000e was still loading.
+    CHECK(r.order.back() == "e1000e");
+    CHECK(monotonic_ns() - t0 < 15000000000ull);
+}
+
+TEST_CASE("parallel loading: a failure skips only what needs it") {
+    SlowKernel k;
+    k.faults = {{"libcrc32c", ENOEXEC}};
+    auto r = run_parallel(k, {"xfs", "btrfs", "e1000e"}, 2);
+    CHECK_FALSE(r.totals.ok());
+    CHECK(index_of(r.order, "xfs") == r.order.size());    // skipped
+    CHECK(index_of(r.order, "btrfs") == r.order.size());  // skipped: needs libcrc32c too
+    CHECK(index_of(r.order, "e1000e") < r.order.size());  // independent: loaded
+    CHECK(r.totals.failed == 3);                           // libcrc32c, xfs, btrfs
+}
+
+TEST_CASE("parallel loading: softdep loops and dependency cycles finish") {
+    SlowKernel k;
+    auto r = run_parallel(k, {"ping", "a"}, 2);
+    CHECK(index_of(r.order, "ping") < r.order.size());
+    CHECK(index_of(r.order, "pong") < r.order.size());
+    CHECK(index_of(r.order, "a") < r.order.size());
+    CHECK(index_of(r.order, "b") < r.order.size());
 }
