@@ -40,7 +40,9 @@ void LoadLog::handle(const Report& r) {
     // in the image: only what it really did goes into the timing report.
     bool noise = quiet_present_ && r.outcome != Outcome::loaded &&
                  !(r.outcome == Outcome::failed && !(r.error.code() == ENOENT && strstr(r.error.message(), "could not open")));
-    if (!noise) timings_.push({m.name, r.start_ns, r.end_ns, r.outcome, r.worker});
+    // One at a time (no worker pool): the calling thread is worker 0.
+    int worker = r.worker < 0 && r.start_ns ? 0 : r.worker;
+    if (!noise) timings_.push({m.name, r.start_ns, r.end_ns, r.outcome, worker});
     int n = static_cast<int>(m.name.size());
     const char* name = m.name.data();
     double ms = r.end_ns > r.start_ns ? static_cast<double>(r.end_ns - r.start_ns) / 1e6 : 0.0;
@@ -84,6 +86,9 @@ void LoadLog::handle(const Report& r) {
         log_message(missing ? log_debug : log_warning, "coldplug: %.*s not loaded: %s", n, name, r.error.message());
         return;
     }
+    // A benign failure is "skipped" in the timing report, as in the log.
+    bool benign = (code == EPERM && kernel_blacklisted(m.name)) || code == ENODEV || code == ENOENT || !r.required;
+    if (benign && !noise && !timings_.empty()) timings_.back().outcome = Outcome::skipped;
     if (code == EPERM && kernel_blacklisted(m.name)) {
         ++totals_.benign;
         log_message(log_notice, "%.*s blocked by kernel (module_blacklist)", n, name);
