@@ -9,6 +9,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <string_view>
@@ -64,6 +65,15 @@ struct Logger {
 };
 
 Logger& logger();
+
+// Nanoseconds as milliseconds with a fixed number of decimals ("12.3"):
+// integer arithmetic, so that printf's floating-point code stays out of the
+// binary.
+struct Millis {
+    char text[32];
+    Millis(uint64_t ns, int decimals);
+    const char* c_str() const { return text; }
+};
 
 // "<program>: <message>\n" on stderr (or "<N><program>: ..." to /dev/kmsg)
 // when level <= verbosity.

@@ -193,8 +193,8 @@ ColdplugResult coldplug(Context& ctx, LoadLog& log, unsigned jobs, unsigned time
     result.elapsed_ns = monotonic_ns() - start;
     if (timed_out)
         log_message(log_warning, "coldplug: stopped after %u ms (timeout); devices may be missing", timeout_ms);
-    log_message(log_notice, "coldplug: %u devices, %u modules loaded in %.1f ms", result.devices, result.loaded,
-                static_cast<double>(result.elapsed_ns) / 1e6);
+    log_message(log_notice, "coldplug: %u devices, %u modules loaded in %s ms", result.devices, result.loaded,
+                Millis(result.elapsed_ns, 1).c_str());
     return result;
 }
 

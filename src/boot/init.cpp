@@ -345,7 +345,7 @@ void exec_init(const KernelParams& params, char** argv) {
     mkdir("/run/earlymod", 0755);
     Error te = log.write_timings("/run/earlymod/timings.json", static_cast<unsigned>(jobs));
     if (!te.ok()) log_message(log_warning, "%s", te.message());
-    log_message(log_notice, "initramfs done in %.1f ms", static_cast<double>(monotonic_ns() - t0) / 1e6);
+    log_message(log_notice, "initramfs done in %s ms", Millis(monotonic_ns() - t0, 1).c_str());
     if (!switch_root()) emergency(argv);
     exec_init(*params, argv);
     emergency(argv);

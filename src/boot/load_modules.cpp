@@ -45,7 +45,7 @@ void LoadLog::handle(const Report& r) {
     if (!noise) timings_.push({m.name, r.start_ns, r.end_ns, r.outcome, worker});
     int n = static_cast<int>(m.name.size());
     const char* name = m.name.data();
-    double ms = r.end_ns > r.start_ns ? static_cast<double>(r.end_ns - r.start_ns) / 1e6 : 0.0;
+    uint64_t took = r.end_ns > r.start_ns ? r.end_ns - r.start_ns : 0;
     switch (r.outcome) {
     case Outcome::loaded:
         ++totals_.loaded;
@@ -53,9 +53,9 @@ void LoadLog::handle(const Report& r) {
             log_message(log_notice, "would load %.*s", n, name);
             return;
         }
-        log_message(log_notice, "loaded %.*s (%.1f ms)", n, name, ms);
-        log_message(log_debug, "%.*s: started at %.3f ms since boot, took %.3f ms", n, name,
-                    static_cast<double>(r.start_ns) / 1e6, ms);
+        log_message(log_notice, "loaded %.*s (%s ms)", n, name, Millis(took, 1).c_str());
+        log_message(log_debug, "%.*s: started at %s ms since boot, took %s ms", n, name,
+                    Millis(r.start_ns, 3).c_str(), Millis(took, 3).c_str());
         return;
     case Outcome::present:
         ++totals_.present;
@@ -119,12 +119,12 @@ void LoadLog::not_found(std::string_view name, const Error& why) {
 void LoadLog::summary(uint64_t elapsed_ns) {
     totals_.elapsed_ns = elapsed_ns;
     if (dry_run_) {
-        log_message(log_notice, "dry run: %u to load, %u already present, %u failed in %.1f ms", totals_.loaded,
-                    totals_.present, totals_.failed, static_cast<double>(elapsed_ns) / 1e6);
+        log_message(log_notice, "dry run: %u to load, %u already present, %u failed in %s ms", totals_.loaded,
+                    totals_.present, totals_.failed, Millis(elapsed_ns, 1).c_str());
         return;
     }
-    log_message(totals_.failed ? log_err : log_notice, "%u loaded, %u already present, %u failed in %.1f ms",
-                totals_.loaded, totals_.present, totals_.failed, static_cast<double>(elapsed_ns) / 1e6);
+    log_message(totals_.failed ? log_err : log_notice, "%u loaded, %u already present, %u failed in %s ms",
+                totals_.loaded, totals_.present, totals_.failed, Millis(elapsed_ns, 1).c_str());
 }
 
 unsigned default_jobs() {
@@ -160,14 +160,14 @@ Error LoadLog::write_timings(const char* path, unsigned jobs) const {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return Error::make(errno, "could not write %s: %s", path, strerror(errno));
     static const char* const names[] = {"loaded", "present", "failed", "skipped", "blacklisted"};
-    auto ms = [&](uint64_t ns) { return ns > origin_ns_ ? static_cast<double>(ns - origin_ns_) / 1e6 : 0.0; };
+    auto ms = [&](uint64_t ns) { return Millis(ns > origin_ns_ ? ns - origin_ns_ : 0, 3); };
     {
         OutBuf out(fd);
         // The whole span: wanted modules, coldplug, the root's filesystem.
         uint64_t last = origin_ns_;
         for (const Timing& t : timings_)
             if (t.end_ns > last) last = t.end_ns;
-        out.printf("{\"jobs\": %u, \"total_ms\": %.3f, \"modules\": [", jobs, ms(last));
+        out.printf("{\"jobs\": %u, \"total_ms\": %s, \"modules\": [", jobs, ms(last).c_str());
         for (size_t i = 0; i < timings_.size(); ++i) {
             const Timing& t = timings_[i];
             // Module names are plain: letters, digits, '_' (no escaping needed,
@@ -175,8 +175,8 @@ Error LoadLog::write_timings(const char* path, unsigned jobs) const {
             out.put(i ? ",\n  " : "\n  ").put("{\"module\": \"");
             for (char c : t.module)
                 if (c != '"' && c != '\\' && static_cast<unsigned char>(c) >= 0x20) out.put(c);
-            out.printf("\", \"start_ms\": %.3f, \"end_ms\": %.3f, \"outcome\": \"%s\", \"worker\": %d}",
-                       t.start_ns ? ms(t.start_ns) : 0.0, t.end_ns ? ms(t.end_ns) : 0.0,
+            out.printf("\", \"start_ms\": %s, \"end_ms\": %s, \"outcome\": \"%s\", \"worker\": %d}",
+                       ms(t.start_ns ? t.start_ns : origin_ns_).c_str(), ms(t.end_ns ? t.end_ns : origin_ns_).c_str(),
                        names[static_cast<int>(t.outcome)], t.worker);
         }
         out.put("\n]}\n");

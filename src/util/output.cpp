@@ -59,6 +59,19 @@ bool OutBuf::flush() {
     return !failed_;
 }
 
+Millis::Millis(uint64_t ns, int decimals) {
+    uint64_t scale = 1;
+    for (int i = 0; i < decimals; ++i) scale *= 10;
+    // Round to the last decimal shown.
+    uint64_t units = (ns * scale + 500000) / 1000000;
+    uint64_t whole = units / scale, frac = units % scale;
+    if (decimals > 0)
+        snprintf(text, sizeof text, "%llu.%0*llu", static_cast<unsigned long long>(whole), decimals,
+                 static_cast<unsigned long long>(frac));
+    else
+        snprintf(text, sizeof text, "%llu", static_cast<unsigned long long>(whole));
+}
+
 Logger& logger() {
     static Logger instance;
     return instance;
