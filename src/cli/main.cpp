@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include <fcntl.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "commands.h"
@@ -65,7 +66,16 @@ int main(int argc, char** argv) {
     // Personalities: a link named after a command runs it.
     for (const Command& c : commands)
         if (self == c.name) return c.run(argc, argv);
-    if (self == "init" || (argc > 1 && std::string_view(argv[1]) == "init")) earlymod::run_init(argc, argv);
+    if (self == "init" || (argc > 1 && std::string_view(argv[1]) == "init")) {
+        // Outside an initramfs, init mode would mount over and move the
+        // running system's mounts: refuse unless "/" is the initramfs.
+        struct statfs fs;
+        if (statfs("/", &fs) != 0 || (fs.f_type != 0x858458f6 /* ramfs */ && fs.f_type != 0x01021994 /* tmpfs */)) {
+            log_message(log_err, "init: / is not an initramfs (ramfs or tmpfs): refusing to take over this system");
+            return 1;
+        }
+        earlymod::run_init(argc, argv);
+    }
 
     if (argc < 2) {
         fputs(usage, stderr);
