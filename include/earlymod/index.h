@@ -76,6 +76,11 @@ private:
     size_t size_ = 0;
     uint32_t root_ = 0;
     bool corrupt_ = false;
+    // Nodes a walk may still read: a depmod trie is a tree, so a walk
+    // reads each node at most once (a wildcard search: once per node of
+    // the key's path); more means nodes are shared, a DAG whose walks
+    // grow exponentially with its depth.
+    size_t budget_ = 0;
 };
 
 // Lookup tables over a text index, pointing into its mapping.

@@ -25,7 +25,7 @@ public:
 
     OutBuf& put(std::string_view s) {
         if (s.size() <= sizeof buf_ - used_) {
-            memcpy(buf_ + used_, s.data(), s.size());
+            if (!s.empty()) memcpy(buf_ + used_, s.data(), s.size());  // data() may be null
             used_ += s.size();
             return *this;
         }

@@ -65,10 +65,11 @@ bool BinIndex::read_node(uint32_t ref, uint32_t parent_offset, Node* node) {
     uint32_t off = ref & offset_mask;
     if (off == 0) return false;
     bool empty_node = (ref & (flag_prefix | flag_values | flag_childs)) == 0;
-    if (off < 12 || off > size_ || (off == size_ && !empty_node) || off >= parent_offset) {
+    if (off < 12 || off > size_ || (off == size_ && !empty_node) || off >= parent_offset || budget_ == 0) {
         corrupt_ = true;
         return false;
     }
+    --budget_;
     *node = Node{};
     node->offset = off;
     size_t p = off;
@@ -365,6 +366,9 @@ void BinIndex::search_node(Node node, std::string_view key, Vec<IndexValue>& out
 }
 
 void BinIndex::search(std::string_view key, Vec<IndexValue>& out) {
+    // The key's path, and below each of its nodes up to three wildcard
+    // subtrees read once each.
+    budget_ = (size_ + 1) * 3 * (key.size() + 2);
     Node root;
     if (!read_node(root_, UINT32_MAX, &root)) return;
     search_node(root, key, out);
@@ -390,6 +394,7 @@ void BinIndex::dump_node(const Node& node, char* buf, size_t used, OutBuf* out, 
 }
 
 void BinIndex::dump(std::string_view prefix, OutBuf& out) {
+    budget_ = size_ + 1;
     Node root;
     if (!read_node(root_, UINT32_MAX, &root)) return;
     char buf[max_key];
@@ -399,6 +404,7 @@ void BinIndex::dump(std::string_view prefix, OutBuf& out) {
 }
 
 bool BinIndex::check() {
+    budget_ = size_ + 1;
     Node root;
     if (!read_node(root_, UINT32_MAX, &root)) return !corrupt_;
     char buf[max_key];

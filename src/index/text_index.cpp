@@ -169,6 +169,9 @@ void TextIndex::sort_keys() const {
 // Whether depmod's trie has a node boundary at depth i on the way to key p:
 // the keys that share p's first i bytes do not all continue with p[i].
 bool TextIndex::branches_at(std::string_view p, size_t i) const {
+    // depmod's root node never has a prefix: every key's first byte
+    // selects one of the root's children.
+    if (i == 0) return true;
     sort_keys();
     std::string_view prefix = p.substr(0, i);
     auto key_of = [&](uint32_t k) { return entries_[k].key; };
@@ -191,7 +194,13 @@ bool TextIndex::branches_at(std::string_view p, size_t i) const {
 // wildcard branch, and kmod returns the match once per way (earlymod's .bin
 // reader does the same; this gives the text reader the same answer).
 unsigned TextIndex::times_found(std::string_view p, std::string_view q) const {
-    if (q.find_first_of("*?[") == std::string_view::npos) return glob_match(p, q) ? 1 : 0;
+    if (q.find_first_of("*?[") == std::string_view::npos) {
+        // The walk compares the literal prefix byte for byte (a backslash
+        // there is no escape) and fnmatch()es from the first wildcard on.
+        size_t lit = literal_prefix(p);
+        if (lit > q.size() || p.substr(0, lit) != q.substr(0, lit)) return 0;
+        return glob_match(p.substr(lit), q.substr(lit)) ? 1 : 0;
+    }
     unsigned count = 0;
     for (size_t i = 0;; ++i) {
         if (i == p.size()) {

@@ -93,7 +93,7 @@ uint32_t hash_bytes(std::string_view s) {
         n -= 8;
     }
     uint64_t w = 0;
-    memcpy(&w, p, n);
+    if (n) memcpy(&w, p, n);  // p may be null when n is 0
     h = (h ^ w) * 0xC4CEB9FE1A85EC53ull;
     h ^= h >> 32;
     return static_cast<uint32_t>(h);

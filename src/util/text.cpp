@@ -81,6 +81,10 @@ int match_bracket(const char* p, const char* pe, unsigned char c, const char** n
         first = false;
         if (lo == '\\' && q + 1 < pe) lo = static_cast<unsigned char>(*++q);
         ++q;
+        // A range with no end ("[a-" closing the pattern): when no element
+        // so far matched, fnmatch() fails here rather than taking the '['
+        // literally.
+        if (q + 1 == pe && *q == '-' && !matched && c != lo) return 0;
         unsigned char hi = lo;
         if (q + 1 < pe && *q == '-' && q[1] != ']') {
             hi = static_cast<unsigned char>(q[1]);
@@ -158,7 +162,9 @@ bool glob_match(std::string_view pattern, std::string_view str) {
                         ++s;
                         continue;
                     }
-                } else if (c == '\\' && p + 1 < pe) {
+                } else if (c == '\\') {
+                    // fnmatch(): a trailing backslash never matches.
+                    if (p + 1 == pe) return false;
                     if (p[1] == *s) {
                         p += 2;
                         ++s;
