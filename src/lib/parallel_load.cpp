@@ -33,8 +33,6 @@ uint64_t clock_ns() {
 enum class State : uint8_t { waiting, queued, running, done };
 
 struct Job {
-    std::string_view shown;    // module path as shown (empty: none)
-    const char* host;          // the same on this machine
     std::string_view params;
     std::string_view command;  // install command, when one applies
     bool install, builtin, unusable;
@@ -106,14 +104,10 @@ void Context::run_job(Module* m, void* job_ptr, int worker) {
     } else if (job.install) {
         job.error = run_command(m, "install", job.command, job.params);
         job.outcome = job.error.ok() ? Outcome::loaded : Outcome::failed;
-    } else if (job.shown.empty()) {
-        job.error = Error::make(ENOENT, "could not find module by name='%.*s'", static_cast<int>(m->name.size()),
-                                m->name.data());
-        job.outcome = Outcome::failed;
     } else {
-        job.error = options_->load_function
-                        ? options_->load_function(options_->load_context, *m, job.host, job.params, o.load_flags)
-                        : kernel_->load(job.host, job.shown, job.params, o.load_flags);
+        // insert() only reads the resolver (the module's path), so workers
+        // may share it.
+        job.error = insert(m, job.params);
         job.outcome = job.error.ok() ? Outcome::loaded
                                      : job.error.code() == EEXIST ? Outcome::present : Outcome::failed;
     }
@@ -161,11 +155,6 @@ Error Context::load_parallel(const Vec<std::string_view>& names, unsigned worker
         new (&j) Job();
         char buf[4096];
         std::string_view path = resolver_.path(m, buf, sizeof buf);
-        if (!path.empty()) {
-            j.shown = resolver_.arena().dup(path);
-            char host[4096];
-            j.host = root_.host_path(j.shown, host, sizeof host) ? resolver_.arena().dup(host).data() : "";
-        }
         std::string_view conf = resolver_.options(m);
         j.params = conf.empty() ? std::string_view("", 0) : resolver_.arena().concat(conf, " ");
         std::string_view command;
