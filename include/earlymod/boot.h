@@ -9,8 +9,12 @@
 //   - EPERM for a module named in module_blacklist=: "blocked by kernel";
 //   - already loaded, builtin, or blacklisted in modprobe.d: fine;
 //   - anything else: a failure; modules that need it are skipped with
-//     that reason, independent ones continue.
+//     that reason, independent ones continue. A module skipped because
+//     what it needs failed for a benign reason is not a failure either
+//     (systemd judges modprobe's result, the dependency's errno).
 // Softdeps that fail are reported and ignored, as kmod ignores them.
+// Each module counts once in the totals, however many wanted names lead
+// to it.
 #pragma once
 
 #include <stdint.h>
@@ -58,6 +62,7 @@ private:
     static void on_report(void* self, const Report& r);
     void handle(const Report& r);
     bool kernel_blacklisted(std::string_view name) const;
+    bool failed_benignly(const Module* m) const;
 
     struct Timing {
         std::string_view module;
@@ -71,6 +76,8 @@ private:
     bool quiet_present_ = false;
     uint64_t origin_ns_ = 0;
     Vec<Timing> timings_;
+    StrMap<bool> counted_;         // modules already in the totals
+    StrMap<bool> benign_failure_;  // failed modules: whether benignly
 };
 
 // Loads each name (module or alias) through ctx, with `jobs` workers

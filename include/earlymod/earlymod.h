@@ -26,6 +26,15 @@
 
 namespace earlymod {
 
+// Nesting of install/remove commands: a command that runs modprobe, whose
+// module has a command that runs modprobe, ... Real commands nest once at
+// most (an install command calling modprobe --ignore-install); a command
+// that calls modprobe for its own module without -i would recurse for
+// ever. The depth travels through the environment (EARLYMOD_COMMAND_DEPTH);
+// at this depth the command is not run and the load fails with ELOOP,
+// naming the module and the depth.
+constexpr unsigned long max_command_depth = 8;
+
 // What a load or unload does for one module, reported before it is done
 // (modprobe -D, -n and -v print these).
 enum class Action {
@@ -57,6 +66,7 @@ struct Report {
     uint64_t start_ns;      // CLOCK_MONOTONIC, around the kernel call
     uint64_t end_ns;
     int worker;             // which worker ran it (load_parallel), or -1
+    const Module* cause;    // skipped: the module whose failure skipped it
 };
 using ReportFunction = void (*)(void* context, const Report& report);
 // Replaces the kernel's load call (default: Kernel::load). host_path is
@@ -108,6 +118,9 @@ public:
     // is skipped without error. Per-module failures are logged; the
     // result is the last one, as modprobe's exit status.
     Error load(std::string_view name, std::string_view params);
+    // A module load the kernel reports as interrupted (EINTR) is tried
+    // again up to this many times (load and load_parallel).
+    static constexpr unsigned max_interrupted_retries = 3;
 
     // Unloads the module, then its dependencies that nothing uses any
     // more, then its softdeps. A module in use is an EBUSY error.
@@ -145,7 +158,7 @@ private:
     bool in_kernel(Module* m);
     void report(Action action, Module* m, std::string_view text, std::string_view params);
     void notify(Module* m, Outcome outcome, const Error& error, bool target, uint64_t start, uint64_t end,
-                int required = -1, int worker = -1);
+                int required = -1, int worker = -1, const Module* cause = nullptr);
     static void* worker_main(void* run);
     void run_job(Module* m, void* job, int worker);
 

@@ -59,8 +59,17 @@ private:
 long read_small_file(const char* host, char* buf, size_t cap);
 
 class Arena;
+// The largest file read_whole_file() takes: 16 MiB. The biggest file read
+// whole on a real system is a modprobe.d file or modules.softdep of a few
+// KiB (1.6 KiB on Debian's 6.1 kernel), or /proc/modules (tens of KiB):
+// the cap is some thousand times that, and keeps a runaway file (a log
+// written into modprobe.d, a device node) from filling memory in PID 1.
+constexpr size_t max_whole_file_bytes = size_t{16} << 20;
+
 // Reads a whole (small) file into the arena: for configuration files,
-// where a read is cheaper than a mapping.
+// where a read is cheaper than a mapping. A file larger than
+// max_whole_file_bytes is refused (EFBIG, an error naming the file and the
+// limit), also when its size is learnt by reading (/proc, pipes).
 Error read_whole_file(const char* host, std::string_view shown, Arena& arena, std::string_view* out);
 
 bool path_exists(const char* host);

@@ -33,6 +33,18 @@ class OutBuf;
 
 enum class IndexKind { dep, alias, symbols, builtin, builtin_alias };
 
+// Limits on a text index, far above any real one so that they never change
+// a result. Debian's 6.1 kernel (4023 modules): modules.alias has 26223
+// lines (the most), modules.symbols 14181, modules.dep 4023 with the
+// longest line 1032 bytes (25 dependencies); modules.builtin.modinfo 1061
+// records. Past max_index_lines lines (or modinfo records) the text index
+// is refused with an error naming the file and the limit; a line longer
+// than max_index_line_bytes is skipped with a warning naming the file, the
+// line and the limit. A .bin index needs no such limit: it is read in
+// place, and its walks have a node budget (BinIndex::budget_).
+constexpr size_t max_index_lines = 1000000;
+constexpr size_t max_index_line_bytes = 65536;
+
 // One value found in an index, with depmod's priority (lower first).
 struct IndexValue {
     std::string_view value;
@@ -91,14 +103,15 @@ public:
     TextIndex& operator=(const TextIndex&) = delete;
 
     // Parses the mapped text. Malformed lines are skipped with a warning
-    // naming the file and line.
-    void load(IndexKind kind, std::string_view text, std::string_view shown);
+    // naming the file and line. An index over max_index_lines is an error
+    // (E2BIG), and the index is left empty.
+    Error load(IndexKind kind, std::string_view text, std::string_view shown);
     bool find(std::string_view key, std::string_view* value) const;
     void search(std::string_view key, Vec<IndexValue>& out) const;
     void dump(std::string_view prefix, OutBuf& out) const;
 
 private:
-    void load_builtin_modinfo(std::string_view text, std::string_view shown);
+    Error load_builtin_modinfo(std::string_view text, std::string_view shown);
     void sort_keys() const;
     bool branches_at(std::string_view p, size_t i) const;
     unsigned times_found(std::string_view p, std::string_view q) const;

@@ -37,8 +37,9 @@ struct PlanNode {
 
 class LoadPlan {
 public:
-    // Adds target's probe list (ignore_commands as modprobe -i).
-    void add(Resolver& resolver, Module* target, bool ignore_commands);
+    // Adds target's probe list (ignore_commands as modprobe -i). When the
+    // probe list is refused (Resolver::probe_list), nothing is added.
+    Error add(Resolver& resolver, Module* target, bool ignore_commands);
     // Computes the edges once every target is in.
     void finish(Resolver& resolver);
 

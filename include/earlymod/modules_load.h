@@ -23,6 +23,15 @@ namespace earlymod {
 
 extern const char* const modules_load_dirs[];
 
+// Limits on one modules-load.d file (which is also at most
+// max_whole_file_bytes, see files.h), far above anything real: such files
+// hold a few names each. Past max_modules_load_lines the file is refused;
+// a line longer than max_modules_load_line_bytes (a module name is at most
+// 63 bytes, an alias rarely over 100) is ignored. Both with an error
+// naming the file (and line) and the limit.
+constexpr size_t max_modules_load_lines = 100000;
+constexpr size_t max_modules_load_line_bytes = 4096;
+
 class WantedModules {
 public:
     // Names from the command line keys above.

@@ -36,6 +36,22 @@
 
 namespace earlymod {
 
+// Limits on resolution, far above anything real so that they never change
+// a result. Debian's 6.1 kernel: at most 25 hard dependencies per module
+// (snd-sof-pci-intel-skl); softdep chains (a's softdep names b, whose
+// softdep names c, ...) at most 2 long with Debian's modprobe.d.
+//
+// Hard dependencies of one module: modules.dep lists each module's whole
+// closure, so a long dependency chain shows as a long list. A module with
+// more is refused (an error naming modules.dep, the module and the limit),
+// like a module with a bad path.
+constexpr size_t max_module_deps = 4096;
+// Softdep nesting in one probe list: each level is a recursion, so this
+// bounds the stack (earlymod may be PID 1). A deeper chain makes
+// probe_list() fail with ELOOP, naming the softdep line (file and line)
+// and the limit; nothing is loaded.
+constexpr unsigned max_softdep_depth = 64;
+
 struct Module {
     std::string_view name;          // normalised module name
     std::string_view alias;         // the alias it was reached through
@@ -97,8 +113,9 @@ public:
     Module* lookup_name(std::string_view name);
 
     // The modules to load for target, in order. ignore_commands is -i:
-    // the target's install command and softdeps are skipped.
-    void probe_list(Module* target, bool ignore_commands, Vec<Module*>& out);
+    // the target's install command and softdeps are skipped. Fails (ELOOP)
+    // only when softdeps nest deeper than max_softdep_depth.
+    Error probe_list(Module* target, bool ignore_commands, Vec<Module*>& out);
     // Whether m is required by the last probe list (a failure to load it
     // fails the probe; softdep failures do not).
     bool is_required(const Module* m) const { return m->required == generation_; }
@@ -142,6 +159,8 @@ private:
     Vec<Module*> scratch_deps_;
     Vec<Module*> all_;
     uint32_t generation_ = 0;
+    unsigned softdep_depth_ = 0;  // in the probe list being built
+    Error probe_error_;           // of the probe list being built
 };
 
 } // namespace earlymod

@@ -34,6 +34,11 @@ bool LoadLog::kernel_blacklisted(std::string_view name) const {
     return false;
 }
 
+bool LoadLog::failed_benignly(const Module* m) const {
+    const bool* benign = m ? benign_failure_.find(m->name) : nullptr;
+    return benign && *benign;
+}
+
 void LoadLog::handle(const Report& r) {
     const Module& m = *r.module;
     // Coldplug tries drivers for every device, most of them builtin or not
@@ -46,6 +51,20 @@ void LoadLog::handle(const Report& r) {
     int n = static_cast<int>(m.name.size());
     const char* name = m.name.data();
     uint64_t took = r.end_ns > r.start_ns ? r.end_ns - r.start_ns : 0;
+    // One name at a time, each name's load reports again the modules it
+    // shares with the names before it (already present, or failing
+    // again): a module counts once, as in parallel mode.
+    bool inserted = true;
+    counted_.insert(m.name, true, &inserted);
+    if (!inserted) {
+        if (r.outcome == Outcome::failed && failed_benignly(&m) && !noise && !timings_.empty())
+            timings_.back().outcome = Outcome::skipped;  // as the first time
+        static const char* const outcomes[] = {"loaded", "present", "failed", "skipped", "blacklisted"};
+        log_message(r.outcome == Outcome::loaded ? log_notice : log_debug, "%.*s %s again%s%s", n, name,
+                    outcomes[static_cast<int>(r.outcome)], r.error.ok() ? "" : ": ",
+                    r.error.ok() ? "" : r.error.message());
+        return;
+    }
     switch (r.outcome) {
     case Outcome::loaded:
         ++totals_.loaded;
@@ -66,28 +85,38 @@ void LoadLog::handle(const Report& r) {
         ++totals_.benign;
         log_message(log_notice, "%.*s is blacklisted (modprobe.d), skipped", n, name);
         return;
-    case Outcome::skipped:
+    case Outcome::skipped: {
         if (quiet_present_) {
             // Mostly drivers whose modules are not in this image.
             ++totals_.benign;
-            log_message(log_debug, "coldplug: %.*s skipped: it needs %s", n, name, r.error.message());
+            log_message(log_debug, "coldplug: %.*s skipped: %s", n, name, r.error.message());
             return;
         }
-        if (r.required) ++totals_.failed;
-        log_message(r.required ? log_err : log_warning, "%.*s skipped: it needs %s", n, name, r.error.message());
+        bool failure = r.required && !failed_benignly(r.cause);
+        if (failure) ++totals_.failed;
+        else if (r.required) ++totals_.benign;
+        log_message(failure ? log_err : log_warning, "%.*s skipped: %s", n, name, r.error.message());
         return;
+    }
     case Outcome::failed:
         break;
     }
     int code = r.error.code();
     if (quiet_present_) {
         ++totals_.benign;
+        if (bool* b = benign_failure_.insert(m.name, true)) *b = true;
         bool missing = code == ENOENT && strstr(r.error.message(), "could not open");
         log_message(missing ? log_debug : log_warning, "coldplug: %.*s not loaded: %s", n, name, r.error.message());
         return;
     }
+    // ENOENT from the kernel means hardware or a symbol that is not there;
+    // from opening the file, that modules.dep names a file the image lacks:
+    // a damaged image, a real failure.
+    bool file_missing = code == ENOENT && strstr(r.error.message(), "could not open");
     // A benign failure is "skipped" in the timing report, as in the log.
-    bool benign = (code == EPERM && kernel_blacklisted(m.name)) || code == ENODEV || code == ENOENT || !r.required;
+    bool benign = (code == EPERM && kernel_blacklisted(m.name)) || code == ENODEV ||
+                  (code == ENOENT && !file_missing) || !r.required;
+    if (bool* b = benign_failure_.insert(m.name, benign)) *b = benign;
     if (benign && !noise && !timings_.empty()) timings_.back().outcome = Outcome::skipped;
     if (code == EPERM && kernel_blacklisted(m.name)) {
         ++totals_.benign;
@@ -95,7 +124,7 @@ void LoadLog::handle(const Report& r) {
     } else if (code == ENODEV) {
         ++totals_.benign;
         log_message(log_warning, "%.*s: no such device (skipped)", n, name);
-    } else if (code == ENOENT) {
+    } else if (code == ENOENT && !file_missing) {
         ++totals_.benign;
         log_message(log_warning, "%.*s: unknown symbol or parameter, or no such device (skipped): %s", n, name,
                     r.error.message());

@@ -16,7 +16,29 @@ bool normalize_word(char* word) {
 
 } // namespace
 
+// Whether text has more than max lines (a last line without a newline
+// counts).
+static bool too_many_lines(std::string_view text, size_t max) {
+    size_t lines = 0;
+    for (const char* p = text.data(); p < text.data() + text.size(); ++lines) {
+        if (lines >= max) return true;
+        const char* nl = static_cast<const char*>(memchr(p, '\n', static_cast<size_t>(text.data() + text.size() - p)));
+        if (!nl) break;
+        p = nl + 1;
+    }
+    return false;
+}
+
 void Config::parse(std::string_view text, std::string_view shown) {
+    const int sn = static_cast<int>(shown.size());
+    if (too_many_lines(text, max_config_lines)) {
+        log_message(log_err, "%.*s: more than %zu lines, the limit for a configuration file: file ignored", sn,
+                    shown.data(), max_config_lines);
+        return;
+    }
+    // Softdeps keep the file name for messages; the caller's may not last.
+    shown = arena_.dup(shown);
+    entries_full_reported_ = false;
     // Logical lines, joined as kmod joins them: a backslash before a
     // newline joins the lines; before any other byte it is dropped.
     Vec<char>& line = line_;
@@ -59,6 +81,11 @@ void Config::parse(std::string_view text, std::string_view shown) {
         }
         if (!complete) ++physical;
         lineno += physical;
+        if (line.size() > max_config_line_bytes) {
+            log_message(log_err, "%.*s line %u: line longer than %zu bytes, the limit: line ignored", sn,
+                        shown.data(), lineno, max_config_line_bytes);
+            continue;
+        }
         if (!line.push('\0')) return;
         size_t len = strlen(line.data());
         if (len + 1 != line.size() && !warned_nul) {
@@ -76,6 +103,15 @@ void Config::parse_line(char* line, size_t len, std::string_view shown, unsigned
     char* save = nullptr;
     char* cmd = strtok_r(line, "\t ", &save);
     if (!cmd) return;
+    if (entry_count() >= max_config_entries) {
+        if (!entries_full_reported_)
+            log_message(log_err,
+                        "%.*s line %u: more than %zu configuration entries, the limit: this line and the rest of "
+                        "the file ignored",
+                        static_cast<int>(shown.size()), shown.data(), lineno, max_config_entries);
+        entries_full_reported_ = true;
+        return;
+    }
     // The rest of the line after a name: kmod takes it with an empty
     // delimiter set, i.e. everything after the one separator that ended
     // the name, leading blanks included.
@@ -117,7 +153,7 @@ void Config::parse_line(char* line, size_t len, std::string_view shown, unsigned
         char* module = word();
         char* spec = module ? rest() : nullptr;
         if (normalize_word(module) && spec) {
-            add_softdep(arena_.dup(module), spec);
+            add_softdep(arena_.dup(module), spec, shown, lineno);
             return;
         }
     } else if (strcmp(cmd, "weakdep") == 0) {
@@ -133,12 +169,12 @@ void Config::parse_line(char* line, size_t len, std::string_view shown, unsigned
                 shown.data(), lineno, cmd);
 }
 
-void Config::add_softdep(std::string_view module, std::string_view spec) {
+void Config::add_softdep(std::string_view module, std::string_view spec, std::string_view shown, unsigned lineno) {
     // Two passes over the words: count, then fill arrays of exact size.
 
     uint32_t counts[2] = {0, 0};
     for (int pass = 0; pass < 2; ++pass) {
-        ConfigSoftdep d{module, nullptr, nullptr, 0, 0, has_glob(module)};
+        ConfigSoftdep d{module, nullptr, nullptr, 0, 0, has_glob(module), shown, lineno};
         std::string_view* lists[2] = {nullptr, nullptr};
         if (pass == 1) {
             for (int k = 0; k < 2; ++k) {

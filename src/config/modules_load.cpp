@@ -44,11 +44,28 @@ void WantedModules::add_from_cmdline(const KernelParams& params) {
 }
 
 void WantedModules::parse(std::string_view text, std::string_view shown) {
-    (void)shown;
+    const int sn = static_cast<int>(shown.size());
+    size_t lines = 0;
+    for (size_t at = 0; at < text.size(); ++lines) {
+        if (lines >= max_modules_load_lines) {
+            log_message(log_err, "%.*s: more than %zu lines, the limit for a modules-load.d file: file ignored", sn,
+                        shown.data(), max_modules_load_lines);
+            return;
+        }
+        size_t eol = text.find('\n', at);
+        at = eol == std::string_view::npos ? text.size() : eol + 1;
+    }
+    size_t lineno = 0;
     while (!text.empty()) {
         size_t eol = text.find('\n');
         std::string_view line = text.substr(0, eol);
         text = eol == std::string_view::npos ? std::string_view{} : text.substr(eol + 1);
+        ++lineno;
+        if (line.size() > max_modules_load_line_bytes) {
+            log_message(log_err, "%.*s:%zu: line longer than %zu bytes, the limit: line ignored", sn, shown.data(),
+                        lineno, max_modules_load_line_bytes);
+            continue;
+        }
         while (!line.empty() && is_space(line.front())) line.remove_prefix(1);
         while (!line.empty() && is_space(line.back())) line.remove_suffix(1);
         if (line.empty() || line[0] == '#' || line[0] == ';') continue;

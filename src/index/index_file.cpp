@@ -71,7 +71,12 @@ bool IndexFile::ensure_text() {
         log_message(log_warning, "%s", err.message());
         return false;
     }
-    text_.load(kind_, text_file_.text(), shown_);
+    err = text_.load(kind_, text_file_.text(), shown_);
+    if (!err.ok()) {
+        log_message(log_err, "%s", err.message());
+        text_file_ = MappedFile();
+        return false;
+    }
     text_loaded_ = true;
     return true;
 }

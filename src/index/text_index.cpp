@@ -5,6 +5,9 @@
 //   modules.builtin   "kernel/fs/ext4/ext4.ko"
 // Priorities mirror what depmod stores in the .bin form: the position of
 // the module in depmod's module list, which is the order of the file.
+#include <errno.h>
+#include <string.h>
+
 #include <algorithm>
 
 #include "earlymod/index.h"
@@ -21,6 +24,24 @@ void warn_line(std::string_view shown, size_t lineno, const char* what) {
                 what);
 }
 
+// Whether text has more than max items ended by sep (a last one without
+// sep counts); counted before anything is stored.
+bool more_than(std::string_view text, char sep, size_t max) {
+    size_t n = 0;
+    for (const char* p = text.data(), *end = p + text.size(); p < end; ++n) {
+        if (n >= max) return true;
+        const char* s = static_cast<const char*>(memchr(p, sep, static_cast<size_t>(end - p)));
+        if (!s) break;
+        p = s + 1;
+    }
+    return false;
+}
+
+Error too_many(std::string_view shown, const char* what) {
+    return Error::make(E2BIG, "%.*s: more than %zu %s, the limit for a text index: index not used",
+                       static_cast<int>(shown.size()), shown.data(), max_index_lines, what);
+}
+
 // The literal part of a pattern, before its first wildcard.
 size_t literal_prefix(std::string_view pattern) {
     size_t n = pattern.find_first_of("*?[");
@@ -32,7 +53,8 @@ size_t literal_prefix(std::string_view pattern) {
 // modules.builtin.modinfo: "module.key=value" records, each ended by a NUL.
 // The aliases of builtin modules are the records with the key "alias"; depmod
 // gives them all priority 0.
-void TextIndex::load_builtin_modinfo(std::string_view text, std::string_view shown) {
+Error TextIndex::load_builtin_modinfo(std::string_view text, std::string_view shown) {
+    if (more_than(text, '\0', max_index_lines)) return too_many(shown, "records");
     size_t record = 0;
     while (!text.empty()) {
         size_t end = text.find('\0');
@@ -55,6 +77,7 @@ void TextIndex::load_builtin_modinfo(std::string_view text, std::string_view sho
         }
         add_pattern(norm == pattern ? pattern : arena_.dup(norm), module, 0);
     }
+    return {};
 }
 
 void TextIndex::add_pattern(std::string_view key, std::string_view module, uint32_t priority) {
@@ -77,12 +100,10 @@ void TextIndex::add_pattern(std::string_view key, std::string_view module, uint3
     if (!seen && lit <= UINT16_MAX) prefix_lengths_.push(static_cast<uint16_t>(lit));
 }
 
-void TextIndex::load(IndexKind kind, std::string_view text, std::string_view shown) {
+Error TextIndex::load(IndexKind kind, std::string_view text, std::string_view shown) {
     kind_ = kind;
-    if (kind == IndexKind::builtin_alias) {
-        load_builtin_modinfo(text, shown);
-        return;
-    }
+    if (kind == IndexKind::builtin_alias) return load_builtin_modinfo(text, shown);
+    if (more_than(text, '\n', max_index_lines)) return too_many(shown, "lines");
     bool has_nul = memchr(text.data(), 0, text.size()) != nullptr;
     StrMap<uint32_t> module_order;  // alias files: module -> priority
     size_t lineno = 0;
@@ -93,6 +114,11 @@ void TextIndex::load(IndexKind kind, std::string_view text, std::string_view sho
         ++lineno;
         if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
         if (line.empty() || line[0] == '#') continue;
+        if (line.size() > max_index_line_bytes) {
+            log_message(log_warning, "%.*s:%zu: line longer than %zu bytes, the limit; line skipped",
+                        static_cast<int>(shown.size()), shown.data(), lineno, max_index_line_bytes);
+            continue;
+        }
         if (has_nul && memchr(line.data(), 0, line.size())) {
             warn_line(shown, lineno, "NUL byte in line");
             continue;
@@ -146,6 +172,7 @@ void TextIndex::load(IndexKind kind, std::string_view text, std::string_view sho
         if (!prio) continue;
         add_pattern(norm == pattern ? pattern : arena_.dup(norm), module, *prio);
     }
+    return {};
 }
 
 bool TextIndex::find(std::string_view key, std::string_view* value) const {

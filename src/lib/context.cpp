@@ -18,9 +18,6 @@
 
 namespace earlymod {
 
-// Nesting of install/remove commands that run modprobe again.
-constexpr unsigned long max_command_depth = 8;
-
 Context::~Context() {
     delete owned_kernel_;
 }
@@ -81,9 +78,20 @@ Error Context::insert(Module* m, std::string_view params) {
     if (path.empty()) return Error::make(ENOENT, "could not find module by name='%.*s'", nl, m->name.data());
     char host[4096];
     if (!root_.host_path(path, host, sizeof host)) return Error::make(ENAMETOOLONG, "module path too long");
-    if (options_->load_function)
-        return options_->load_function(options_->load_context, *m, host, params, options_->load_flags);
-    return kernel_->load(host, path, params, options_->load_flags);
+    // EINTR: a signal interrupted the load (while the kernel read the file,
+    // or waited for another load of the same module to finish); the module
+    // was not loaded, so it is tried again, a few times only. kmod does not
+    // retry. If the other load finished meanwhile, the retry gets EEXIST.
+    Error e;
+    for (unsigned attempt = 0; attempt <= max_interrupted_retries; ++attempt) {
+        if (options_->load_function)
+            e = options_->load_function(options_->load_context, *m, host, params, options_->load_flags);
+        else
+            e = kernel_->load(host, path, params, options_->load_flags);
+        if (e.code() != EINTR) break;
+        log_message(log_debug, "loading %.*s was interrupted (attempt %u)", nl, m->name.data(), attempt + 1);
+    }
+    return e;
 }
 
 Error Context::run_command(Module* m, std::string_view type, std::string_view command, std::string_view params) {
@@ -110,8 +118,8 @@ Error Context::run_command(Module* m, std::string_view type, std::string_view co
     unsigned long depth = 0;
     if (const char* d = getenv("EARLYMOD_COMMAND_DEPTH")) parse_uint(d, &depth);
     if (depth >= max_command_depth)
-        return Error::make(ELOOP, "%.*s command for %.*s nested %lu deep: refusing to run it (a loop?)", tl,
-                           type.data(), nl, m->name.data(), depth);
+        return Error::make(ELOOP, "%.*s command for %.*s nested %lu deep, the limit: refusing to run it (a loop?)",
+                           tl, type.data(), nl, m->name.data(), depth);
     char depth_text[24];
     snprintf(depth_text, sizeof depth_text, "%lu", depth + 1);
     char name[256];
@@ -145,10 +153,10 @@ static uint64_t now_ns() {
 }
 
 void Context::notify(Module* m, Outcome outcome, const Error& error, bool target, uint64_t start, uint64_t end,
-                     int required, int worker) {
+                     int required, int worker, const Module* cause) {
     if (!options_->on_report) return;
     bool req = required >= 0 ? required != 0 : target || resolver_.is_required(m);
-    Report r{m, outcome, error, req, target, start, end, worker};
+    Report r{m, outcome, error, req, target, start, end, worker, cause};
     options_->on_report(options_->report_context, r);
 }
 
@@ -170,7 +178,7 @@ Error Context::probe(Module* target, std::string_view params) {
     }
     Vec<Module*>& list = scratch_list_;
     list.clear();
-    resolver_.probe_list(target, o.ignore_commands, list);
+    if (Error e = resolver_.probe_list(target, o.ignore_commands, list); !e.ok()) return e;
     if (memory_exhausted()) return Error::make(ENOMEM, "out of memory resolving %.*s",
                                                static_cast<int>(target->name.size()), target->name.data());
     Error err;
@@ -222,15 +230,25 @@ Error Context::probe(Module* target, std::string_view params) {
         if (err.code() == EEXIST || !resolver_.is_required(m)) err = Error();
         else if (!err.ok()) break;
     }
-    // A required module failed: whatever came after it in the list (its
-    // users among them) was not tried.
-    if (!err.ok() && o.on_report) {
-        Module* failed = i < list.size() ? list[i] : nullptr;
+    // A required module failed: whatever came after it in the list was not
+    // tried, as kmod stops there. Its users need it; the others (the
+    // target's other dependencies, post-softdeps) are not tried because
+    // the target cannot load anyway.
+    if (!err.ok() && o.on_report && i < list.size()) {
+        Module* failed = list[i];
+        int fl = static_cast<int>(failed->name.size());
         for (size_t k = i + 1; k < list.size(); ++k) {
             Module* m = list[k];
-            Error why = Error::make(ECANCELED, "%.*s failed", failed ? static_cast<int>(failed->name.size()) : 0,
-                                    failed ? failed->name.data() : "");
-            notify(m, Outcome::skipped, why, m == target, 0, 0);
+            bool needs = m == target;
+            resolver_.load_deps(m);
+            for (uint32_t d = 0; d < m->n_deps && !needs; ++d) needs = m->deps[d] == failed;
+            Error why = needs ? Error::make(ECANCELED, "it needs %.*s, which failed", fl, failed->name.data())
+                        : failed == target
+                            ? Error::make(ECANCELED, "not tried: %.*s failed first", fl, failed->name.data())
+                            : Error::make(ECANCELED, "not tried: %.*s failed first, and %.*s needs it", fl,
+                                          failed->name.data(), static_cast<int>(target->name.size()),
+                                          target->name.data());
+            notify(m, Outcome::skipped, why, m == target, 0, 0, -1, -1, failed);
         }
     }
     return err;
@@ -287,7 +305,7 @@ Error Context::dependencies(std::string_view name, Vec<std::string_view>& paths)
     if (list.empty()) return not_found(name, moddir_shown_);
     for (Module* target : list) {
         Vec<Module*> plan;
-        resolver_.probe_list(target, options_->ignore_commands, plan);
+        if (Error e = resolver_.probe_list(target, options_->ignore_commands, plan); !e.ok()) return e;
         for (Module* m : plan) {
             std::string_view command;
             if (resolver_.install_command(m, &command) && !m->ignore_command) continue;

@@ -122,8 +122,14 @@ Error Context::load_parallel(const Vec<std::string_view>& names, unsigned worker
     const Options& o = *options_;
     LoadPlan* plan = new (std::nothrow) LoadPlan;
     if (!plan) return Error::make(ENOMEM, "out of memory");
+    // Freed on every return: a coldplug pass or an init run makes one per call.
+    struct PlanOwner {
+        LoadPlan* plan;
+        ~PlanOwner() { delete plan; }
+    } plan_owner{plan};
     // 1. The plan, on this thread: every lookup and lazy fact now.
     Vec<Module*> found;
+    Error plan_error;  // a target whose probe list was refused (a limit)
     for (std::string_view name : names) {
         found.clear();
         Error e = resolver_.lookup(name, found);
@@ -140,13 +146,16 @@ Error Context::load_parallel(const Vec<std::string_view>& names, unsigned worker
                 notify(m, Outcome::blacklisted, Error(), true, 0, 0);
                 continue;
             }
-            plan->add(resolver_, m, o.ignore_commands);
+            if (Error e = plan->add(resolver_, m, o.ignore_commands); !e.ok()) {
+                notify(m, Outcome::failed, e, true, 0, 0);
+                plan_error = e;
+            }
         }
     }
     plan->finish(resolver_);
     Vec<PlanNode>& nodes = plan->nodes();
     uint32_t n = static_cast<uint32_t>(nodes.size());
-    if (n == 0) return {};
+    if (n == 0) return plan_error;
     Job* jobs = static_cast<Job*>(resolver_.arena().alloc(n * sizeof(Job), alignof(Job)));
     if (!jobs) return Error::make(ENOMEM, "out of memory");
     for (uint32_t i = 0; i < n; ++i) {
@@ -221,9 +230,9 @@ Error Context::load_parallel(const Vec<std::string_view>& names, unsigned worker
                 ju.state = State::done;
                 ++handled;
                 Module* cause = nodes[failed].module;
-                Error why = Error::make(ECANCELED, "%.*s, which failed", static_cast<int>(cause->name.size()),
+                Error why = Error::make(ECANCELED, "it needs %.*s, which failed", static_cast<int>(cause->name.size()),
                                         cause->name.data());
-                notify(nodes[u].module, Outcome::skipped, why, nodes[u].target, 0, 0, nodes[u].required);
+                notify(nodes[u].module, Outcome::skipped, why, nodes[u].target, 0, 0, nodes[u].required, -1, cause);
                 // What waits for it only for order may go on.
                 for (uint32_t q = 0; q < nodes[u].n_users; ++q) {
                     Job& jq = jobs[nodes[u].users[q]];
@@ -290,7 +299,7 @@ Error Context::load_parallel(const Vec<std::string_view>& names, unsigned worker
     pthread_mutex_unlock(&run.lock);
     for (unsigned w = 0; w < started; ++w) pthread_join(threads[w], nullptr);
 
-    Error last;
+    Error last = plan_error;
     for (uint32_t i = 0; i < n; ++i)
         if (nodes[i].required && (jobs[i].outcome == Outcome::failed || jobs[i].skip))
             last = jobs[i].skip ? Error::make(ECANCELED, "a dependency failed") : jobs[i].error;

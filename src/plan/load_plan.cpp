@@ -21,9 +21,9 @@ uint32_t LoadPlan::node_for(Module* m) {
     return *slot;
 }
 
-void LoadPlan::add(Resolver& resolver, Module* target, bool ignore_commands) {
+Error LoadPlan::add(Resolver& resolver, Module* target, bool ignore_commands) {
     scratch_.clear();
-    resolver.probe_list(target, ignore_commands, scratch_);
+    if (Error e = resolver.probe_list(target, ignore_commands, scratch_); !e.ok()) return e;
     for (Module* m : scratch_) {
         uint32_t i = node_for(m);
         if (i == UINT32_MAX) continue;
@@ -33,6 +33,7 @@ void LoadPlan::add(Resolver& resolver, Module* target, bool ignore_commands) {
     // The target itself, even when its probe list was empty.
     uint32_t t = node_for(target);
     if (t != UINT32_MAX) nodes_[t].required = nodes_[t].target = true;
+    return {};
 }
 
 void LoadPlan::finish(Resolver& resolver) {

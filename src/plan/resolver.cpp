@@ -149,6 +149,13 @@ void Resolver::parse_dep_line(Module* m, std::string_view line) {
         }
         deps.push(d);
     }
+    if (deps.size() > max_module_deps) {
+        log_message(log_err, "%.*s: module %.*s has %zu dependencies, more than the limit of %zu: module refused",
+                    static_cast<int>(shown.size()), shown.data(), static_cast<int>(m->name.size()), m->name.data(),
+                    deps.size(), max_module_deps);
+        m->unusable = true;
+        return;
+    }
     // modules.dep lists users before what they use: load order is reversed.
     if (!deps.empty()) {
         m->deps = static_cast<Module**>(arena_.alloc(deps.size() * sizeof(Module*), alignof(Module*)));
@@ -362,10 +369,23 @@ Module* Resolver::lookup_name(std::string_view name) {
 
 void Resolver::fill_softdeps(Module* m, Vec<Module*>& out) {
     resolve_softdeps(m);
+    bool nest = m->n_pre || m->n_post;
+    if (nest && softdep_depth_ >= max_softdep_depth) {
+        if (probe_error_.ok()) {
+            const ConfigSoftdep* d = config_->softdep_for(m->name);
+            std::string_view file = d ? d->file : std::string_view("");
+            probe_error_ = Error::make(ELOOP, "%.*s line %u: softdeps of %.*s nested more than %u deep, the limit",
+                                       static_cast<int>(file.size()), file.data(), d ? d->line : 0,
+                                       static_cast<int>(m->name.size()), m->name.data(), max_softdep_depth);
+        }
+        return;
+    }
+    softdep_depth_ += nest;
     for (uint32_t i = 0; i < m->n_pre; ++i) collect(m->pre[i], false, false, out);
     out.push(m);
-    m->ignore_command = m->n_pre || m->n_post;
+    m->ignore_command = nest;
     for (uint32_t i = 0; i < m->n_post; ++i) collect(m->post[i], false, false, out);
+    softdep_depth_ -= nest;
 }
 
 void Resolver::collect(Module* m, bool required, bool ignore_commands, Vec<Module*>& out) {
@@ -405,9 +425,12 @@ void Resolver::warn_if_cycle(Module* m, Module* d) {
     }
 }
 
-void Resolver::probe_list(Module* target, bool ignore_commands, Vec<Module*>& out) {
+Error Resolver::probe_list(Module* target, bool ignore_commands, Vec<Module*>& out) {
     ++generation_;
+    softdep_depth_ = 0;
+    probe_error_ = Error();
     collect(target, true, ignore_commands, out);
+    return probe_error_;
 }
 
 } // namespace earlymod

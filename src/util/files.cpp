@@ -107,6 +107,11 @@ long read_small_file(const char* host, char* buf, size_t cap) {
     return static_cast<long>(n);
 }
 
+static Error too_big(std::string_view shown) {
+    return Error::make(EFBIG, "%.*s: larger than %zu MiB, the limit for this file: not read",
+                       static_cast<int>(shown.size()), shown.data(), max_whole_file_bytes >> 20);
+}
+
 Error read_whole_file(const char* host, std::string_view shown, Arena& arena, std::string_view* out) {
     int n = static_cast<int>(shown.size());
     int fd = ::open(host, O_RDONLY);
@@ -130,12 +135,20 @@ Error read_whole_file(const char* host, std::string_view shown, Arena& arena, st
             if (r < 0 && errno == EINTR) continue;
             if (r <= 0) break;
             size_t at = data.size();
+            if (at + static_cast<size_t>(r) > max_whole_file_bytes) {
+                close(fd);
+                return too_big(shown);
+            }
             if (!data.resize(at + static_cast<size_t>(r))) break;
             memcpy(data.data() + at, chunk, static_cast<size_t>(r));
         }
         close(fd);
         *out = arena.dup(std::string_view(data.data() ? data.data() : "", data.size()));
         return {};
+    }
+    if (size > max_whole_file_bytes) {
+        close(fd);
+        return too_big(shown);
     }
     char* buf = static_cast<char*>(arena.alloc(size + 1, 1));
     if (!buf) {

@@ -579,10 +579,141 @@ def build_root_disk(out, label=ROOT_LABEL, uuid=ROOT_UUID, size=ROOT_SIZE, workd
         with open(os.path.join(staging, "sbin", "init"), "w") as f:
             f.write(init)
         os.chmod(os.path.join(staging, "sbin", "init"), 0o755)
+        # systemd's switch-root (dracut's images) refuses a root without
+        # os-release: "does not seem to be an OS tree".
+        with open(os.path.join(staging, "etc", "os-release"), "w") as f:
+            f.write('NAME="earlymod test root"\nID=earlymod-test\n')
         if os.path.exists(out):
             os.unlink(out)
         _run([_which("mkfs.ext4"), "-q", "-F", "-L", label, "-U", uuid,
               "-E", "root_owner=0:0", "-d", staging, out, size])
         return out
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------
+# (d) a damaged module tree (tests/boot/run's PID 1 safety cases)
+
+def damage_module_tree(moddir, level, seed=6):
+    """Damage the index files in MODDIR (fixed pseudo-random bytes, so that
+    every run sees the same damage).
+
+    level "bin": every modules.*.bin is broken a different way: dep.bin is
+        garbage of the same size (bad magic), alias.bin and builtin.bin are
+        cut short (sound header, offsets past the end), symbols.bin is
+        empty; modules.dep keeps its lines but ends with a line of binary
+        junk and a path cut off in the middle, without a newline.
+    level "all": as "bin", and modules.dep, modules.alias and
+        modules.symbols are replaced by 2 KiB of garbage (a few dozen bad
+        lines each, each of which earlymod reports): no name resolves."""
+    if level not in ("bin", "all"):
+        raise ValueError(f"unknown damage level {level!r} (want bin or all)")
+    state = [seed * 2654435761 % 2**32 or 1]
+
+    def garbage(n):
+        # xorshift32: the same bytes on every run, no import needed.
+        out = bytearray()
+        x = state[0]
+        for _ in range(n):
+            x ^= (x << 13) & 0xFFFFFFFF
+            x ^= x >> 17
+            x ^= (x << 5) & 0xFFFFFFFF
+            out.append(x & 0xFF)
+        state[0] = x
+        return bytes(out)
+
+    def path(name):
+        return os.path.join(moddir, name)
+
+    def cut(name, keep):
+        with open(path(name), "r+b") as f:
+            f.truncate(keep)
+
+    size = os.path.getsize(path("modules.dep.bin"))
+    with open(path("modules.dep.bin"), "wb") as f:
+        f.write(garbage(size))
+    cut("modules.alias.bin", os.path.getsize(path("modules.alias.bin")) // 2)
+    cut("modules.builtin.bin", 64)
+    cut("modules.symbols.bin", 0)
+    with open(path("modules.dep"), "ab") as f:
+        f.write(garbage(200).replace(b"\n", b" ") + b"\nkernel/drivers/net/ethern")
+    if level == "all":
+        for name in ("modules.dep", "modules.alias", "modules.symbols"):
+            n = os.path.getsize(path(name))
+            with open(path(name), "wb") as f:
+                f.write(garbage(min(n, 2048)))
+
+
+def build_broken_tree_initramfs(out, kernel, init, modules, *, level, missing=(),
+                                workdir=None):
+    """As build_initramfs (no busybox), then the index files damaged
+    (damage_module_tree LEVEL) and the files of the modules named in MISSING
+    removed (modules.dep still lists them). Returns the module paths left."""
+    staging = tempfile.mkdtemp(prefix="initramfs-broken.", dir=workdir)
+    try:
+        _base_dirs(staging)
+        shutil.copyfile(init, os.path.join(staging, "init"))
+        os.chmod(os.path.join(staging, "init"), 0o755)
+        mods = _stage_modules(staging, kernel, modules, None, None, ())
+        for name in missing:
+            hits = [p for p in mods if _module_name(p) == name]
+            if not hits:
+                raise RuntimeError(f"cannot remove {name}: not in the image")
+            for p in hits:
+                os.unlink(os.path.join(staging, p))
+                mods.remove(p)
+        damage_module_tree(os.path.join(staging, "lib", "modules", kernel.kver), level)
+        pack_initramfs(staging, out)
+        return mods
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------
+# (e) an initramfs laid out as mkinitcpio makes them (tests/mkinitcpio/run)
+
+# mkinitcpio's initialize_buildroot: everything lives in /usr; these are links.
+MKINITCPIO_LINKS = (("bin", "usr/bin"), ("sbin", "usr/bin"), ("lib", "usr/lib"),
+                    ("lib64", "usr/lib"), ("usr/sbin", "bin"), ("usr/lib64", "lib"))
+
+# The index files mkinitcpio's install_modules keeps after running depmod on
+# the image (it deletes every other modules.* file).
+MKINITCPIO_KEPT_INDEX = re.compile(r"^modules\.(.*\.bin|softdep|devname)$")
+
+
+def build_mkinitcpio_initramfs(out, kernel, tree, init, config, modules, applets,
+                               workdir=None):
+    """An initramfs laid out as mkinitcpio builds one: TREE (a build root
+    that build hooks filled) copied in, INIT (text) as /init, CONFIG (text)
+    as /config, a static busybox with APPLETS in /usr/bin (a name TREE
+    already has stays TREE's), and the closure of MODULES plus fs-ext4 under
+    /usr/lib/modules/KVER, indexed as mkinitcpio does: depmod run on the
+    image, then only modules.*.bin, modules.softdep and modules.devname
+    kept. Returns the module paths (relative to the image root)."""
+    staging = tempfile.mkdtemp(prefix="initramfs-mkinitcpio.", dir=workdir)
+    try:
+        for d in ("usr/bin", "usr/lib", "usr/local/bin", "etc", "tmp", "var"):
+            os.makedirs(os.path.join(staging, d), exist_ok=True)
+        for link, target in MKINITCPIO_LINKS:
+            os.symlink(target, os.path.join(staging, link))
+        # The root is mounted on /new_root, a link to /sysroot.
+        os.makedirs(os.path.join(staging, "sysroot"))
+        os.symlink("sysroot", os.path.join(staging, "new_root"))
+        _base_dirs(staging)
+        shutil.copytree(tree, staging, symlinks=True, dirs_exist_ok=True)
+        mods = _stage_modules(staging, kernel, modules, None, None, ())
+        _run([_which("depmod"), "-b", staging, kernel.kver])
+        moddir = os.path.join(staging, "usr", "lib", "modules", kernel.kver)
+        for name in os.listdir(moddir):
+            if name.startswith("modules.") and not MKINITCPIO_KEPT_INDEX.match(name):
+                os.unlink(os.path.join(moddir, name))
+        for name, text, perm in (("init", init, 0o755), ("config", config, 0o644)):
+            with open(os.path.join(staging, name), "w") as f:
+                f.write(text)
+            os.chmod(os.path.join(staging, name), perm)
+        _add_busybox(staging, applets)
+        pack_initramfs(staging, out)
+        return mods
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -116,9 +116,11 @@ TEST_CASE("weakdep is accepted and has no effect; NUL bytes and huge lines do no
     text.push_back('\0');
     text += " q=1\n";
     c.parse(text, "t.conf");
-    REQUIRE(c.options.size() >= 3);
-    CHECK(c.options[0].options.size() == 3 * 1024 * 1024);
-    CHECK(c.options[1].options == "k=1");
+    // The 3 MiB line is past max_config_line_bytes: refused (test_limits.cpp
+    // checks the message), and the lines after it are still read.
+    REQUIRE(c.options.size() >= 2);
+    CHECK(c.options[0].options == "k=1");
+    CHECK(c.options[1].options == "v=2");
 }
 
 TEST_CASE("files: sorted by name across directories, the first directory wins, only .conf and .alias") {

@@ -10,6 +10,7 @@
 
 #include "earlymod/earlymod.h"
 #include "earlymod/output.h"
+#include "fake_kernel.h"
 #include "tree.h"
 
 using namespace earlymod;
@@ -138,20 +139,13 @@ struct LoadLog {
         return {};
     }
 };
-
-struct NoModules : Kernel {
-    Error load(const char*, std::string_view, std::string_view, unsigned) override { return {}; }
-    Error unload(std::string_view, bool) override { return {}; }
-    ModuleState state(std::string_view) override { return ModuleState::absent; }
-    long refcount(std::string_view) override { return 0; }
-};
 } // namespace
 
 TEST_CASE("a caller-provided load function replaces the kernel call; softdep failures are ignored") {
     fixture::TempDir root;
     fixture::write_module_tree(root, false);
     LoadLog log;
-    NoModules kernel;
+    fixture::FakeKernel kernel;
     Options opt;
     opt.sysroot = root.path();
     opt.kernel_release = "1.0";
@@ -163,6 +157,7 @@ TEST_CASE("a caller-provided load function replaces the kernel call; softdep fai
     REQUIRE(ctx.open(opt).ok());
     CHECK(ctx.load("xfs", "").ok());
     CHECK(log.calls == std::vector<std::string>{"crc32c_intel()", "crc32c_generic()", "libcrc32c()", "xfs(debug=1 )"});
+    CHECK(kernel.started().empty());  // the kernel's own load was not called
 
     // A softdep (crc32c_intel) failing does not stop the others.
     log.calls.clear();
@@ -228,7 +223,7 @@ TEST_CASE("paths leading outside the modules directory are refused") {
 TEST_CASE("install commands run through /bin/sh, and runaway nesting is stopped") {
     fixture::TempDir root;
     fixture::write_module_tree(root, false);
-    NoModules kernel;
+    fixture::FakeKernel kernel;
     Options opt;
     opt.sysroot = root.path();
     opt.kernel_release = "1.0";
