@@ -27,6 +27,8 @@ const char coldplug_usage[] =
     "      --timeout=SECONDS   give up after this long (default 10)\n"
     "  -v, --verbose           more detail\n"
     "  -q, --quiet             errors only\n"
+    "      --kmsg              log to the kernel log (/dev/kmsg), as init mode\n"
+    "                          does, instead of standard error\n"
     "  -d, --dirname=DIR       modules under DIR/lib/modules/KVER\n"
     "  -S, --set-version=KVER  kernel release instead of uname -r\n"
     "  -h, --help              show this help\n";
@@ -36,6 +38,7 @@ const struct option coldplug_options[] = {
     {"timeout", required_argument, nullptr, 256},  {"verbose", no_argument, nullptr, 'v'},
     {"quiet", no_argument, nullptr, 'q'},          {"dirname", required_argument, nullptr, 'd'},
     {"set-version", required_argument, nullptr, 'S'}, {"help", no_argument, nullptr, 'h'},
+    {"kmsg", no_argument, nullptr, 300},
     {nullptr, 0, nullptr, 0},
 };
 
@@ -53,10 +56,7 @@ int run_coldplug(int argc, char** argv) {
         switch (c) {
         case 'n': opt.dry_run = true; break;
         case 'j':
-            if (!parse_uint(optarg, &jobs) || jobs < 1 || jobs > Context::max_jobs) {
-                log_message(log_err, "--jobs %s: want a number from 1 to %u", optarg, Context::max_jobs);
-                return 1;
-            }
+            if (!parse_jobs(optarg, &jobs)) return 1;
             break;
         case 256:
             if (!parse_uint(optarg, &timeout_s) || timeout_s > 3600) {
@@ -66,6 +66,7 @@ int run_coldplug(int argc, char** argv) {
             break;
         case 'v': lg.verbosity = log_debug; break;
         case 'q': lg.verbosity = log_err; break;
+        case 300: lg.to_kmsg = true; break;
         case 'd': opt.root_dir = optarg; break;
         case 'S': opt.kernel_release = optarg; break;
         case 'h': printf(coldplug_usage, lg.program); return 0;

@@ -37,6 +37,8 @@ const char load_usage[] =
     "                          as JSON (scripts/plot-timings draws it)\n"
     "  -v, --verbose           more detail (each module's start time)\n"
     "  -q, --quiet             errors only\n"
+    "      --kmsg              log to the kernel log (/dev/kmsg), as init mode\n"
+    "                          does, instead of standard error\n"
     "  -C, --config=PATH       modprobe.d file or directory instead of the defaults\n"
     "  -d, --dirname=DIR       modules under DIR/lib/modules/KVER\n"
     "  -S, --set-version=KVER  kernel release instead of uname -r\n"
@@ -48,6 +50,7 @@ const struct option load_options[] = {
     {"quiet", no_argument, nullptr, 'q'},     {"config", required_argument, nullptr, 'C'},
     {"dirname", required_argument, nullptr, 'd'}, {"set-version", required_argument, nullptr, 'S'},
     {"sysroot", required_argument, nullptr, 256}, {"help", no_argument, nullptr, 'h'},
+    {"kmsg", no_argument, nullptr, 300},
     {"jobs", required_argument, nullptr, 'j'},    {"timings", required_argument, nullptr, 257},
     {nullptr, 0, nullptr, 0},
 };
@@ -69,16 +72,14 @@ int run_load(int argc, char** argv) {
         case 'n': opt.dry_run = true; break;
         case 'v': lg.verbosity = log_debug; break;
         case 'q': lg.verbosity = log_err; break;
+        case 300: lg.to_kmsg = true; break;
         case 'C': config_paths.push(optarg); break;
         case 'd': opt.root_dir = optarg; break;
         case 'S': opt.kernel_release = optarg; break;
         case 256: opt.sysroot = optarg; break;
         case 257: timings = optarg; break;
         case 'j':
-            if (!parse_uint(optarg, &jobs) || jobs < 1 || jobs > Context::max_jobs) {
-                log_message(log_err, "--jobs %s: want a number from 1 to %u", optarg, Context::max_jobs);
-                return 1;
-            }
+            if (!parse_jobs(optarg, &jobs)) return 1;
             break;
         case 'h': printf(load_usage, lg.program); return 0;
         default: return 1;

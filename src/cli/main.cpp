@@ -35,8 +35,22 @@ const char usage[] =
     "  -h, --help         show this help\n"
     "  -V, --version      show the version\n"
     "\n"
-    "A link to this binary named modprobe, insmod, rmmod or lsmod runs that\n"
-    "command; as PID 1 (the initramfs's /init) it runs init.\n";
+    "A link to this binary named after a command (modprobe, insmod, rmmod,\n"
+    "lsmod...) runs that command; as PID 1 (the initramfs's /init) it runs init.\n"
+    "See earlymod(8).\n";
+
+const char init_usage[] =
+    "Usage: earlymod init\n"
+    "\n"
+    "Runs as the initramfs's /init: mounts /proc, /sys, /dev and /run, loads the\n"
+    "wanted modules (as load) and the drivers for the devices present (as\n"
+    "coldplug), waits for root=, mounts it, switches to it and starts init=.\n"
+    "The kernel command line configures it (root=, rootfstype=, rootflags=, ro,\n"
+    "rw, rootwait, rootdelay=, init=, earlymod.*; see earlymod(8)). Unless it is\n"
+    "PID 1, it refuses to run when / is not an initramfs (ramfs or tmpfs).\n"
+    "\n"
+    "Options:\n"
+    "  -h, --help         show this help\n";
 
 struct Command {
     const char* name;
@@ -67,6 +81,19 @@ int main(int argc, char** argv) {
     for (const Command& c : commands)
         if (self == c.name) return c.run(argc, argv);
     if (self == "init" || (argc > 1 && std::string_view(argv[1]) == "init")) {
+        // Not PID 1: only -h is an option, and anything else that looks
+        // like one is refused before the system is touched.
+        for (int i = self == "init" ? 1 : 2; i < argc; ++i) {
+            std::string_view a = argv[i];
+            if (a == "-h" || a == "--help") {
+                fputs(init_usage, stdout);
+                return 0;
+            }
+            if (a.size() > 1 && a[0] == '-') {
+                log_message(log_err, "init: unknown option %s (see earlymod init -h)", argv[i]);
+                return 1;
+            }
+        }
         // Outside an initramfs, init mode would mount over and move the
         // running system's mounts: refuse unless "/" is the initramfs.
         struct statfs fs;

@@ -30,11 +30,13 @@ const char modprobe_usage[] =
     "\t                            be a module name to be inserted\n"
     "\t                            or removed (-r)\n"
     "\t-r, --remove                Remove modules instead of inserting\n"
+    "\t    --remove-holders        Accepted for kmod compatibility; ignored\n"
+    "\t    --remove-dependencies   Same as --remove-holders\n"
     "\t    --first-time            Fail if module already inserted or removed\n"
     "\t-i, --ignore-install        Ignore install commands\n"
     "\t-i, --ignore-remove         Ignore remove commands\n"
     "\t-b, --use-blacklist         Apply blacklist to resolved alias.\n"
-    "\t-f, --force                 Force module insertion or removal.\n"
+    "\t-f, --force                 Force module insertion (not removal).\n"
     "\t                            implies --force-modversion and\n"
     "\t                            --force-vermagic\n"
     "\t    --force-modversion      Ignore module's version\n"
@@ -55,6 +57,7 @@ const char modprobe_usage[] =
     "\t    --sysroot=DIR           Read every absolute path (modules, configuration,\n"
     "\t                            /proc/cmdline, /sys) under DIR; print paths\n"
     "\t                            as seen inside DIR\n"
+    "\t-s, --syslog                Accepted; messages stay on stderr\n"
     "\t-q, --quiet                 disable messages\n"
     "\t-v, --verbose               enables more messages\n"
     "\t-V, --version               show version\n"
@@ -188,7 +191,7 @@ int run_modprobe(int argc, char** argv) {
             printf("earlymod version %s\n", EARLYMOD_VERSION);
             return 0;
         case 'h':
-            printf(modprobe_usage, lg.program);
+            printf(modprobe_usage, usage_name("modprobe"));
             return 0;
         default:
             return 1;  // getopt has said what was wrong

@@ -18,7 +18,9 @@ int run_insmod(int argc, char** argv) {
     Logger& lg = logger();
     lg.level_tags = true;
     if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-        printf("Usage: %s FILE [PARAM=VALUE...]\nLoads one module file, without its dependencies.\n", lg.program);
+        printf("Usage: %s FILE [PARAM=VALUE...]\nLoads one module file, without its dependencies.\n\n"
+               "Options:\n  -h, --help    show this help\n",
+               usage_name("insmod"));
         return argc < 2 ? 1 : 0;
     }
     Vec<char> params;
@@ -44,8 +46,10 @@ int run_rmmod(int argc, char** argv) {
     for (; first < argc && argv[first][0] == '-'; ++first) {
         if (strcmp(argv[first], "-f") == 0 || strcmp(argv[first], "--force") == 0) force = true;
         else if (strcmp(argv[first], "-h") == 0 || strcmp(argv[first], "--help") == 0) {
-            printf("Usage: %s [-f] MODULE...\nUnloads modules (not their dependencies: see modprobe -r).\n",
-                   lg.program);
+            printf("Usage: %s [-f] MODULE...\nUnloads modules (not their dependencies: see modprobe -r).\n\n"
+                   "Options:\n  -f, --force   unload even when in use (if the kernel allows forced unloading)\n"
+                   "  -h, --help    show this help\n",
+                   usage_name("rmmod"));
             return 0;
         } else {
             log_message(log_err, "unknown option %s", argv[first]);
@@ -83,10 +87,12 @@ int run_rmmod(int argc, char** argv) {
 
 // lsmod: /proc/modules as a table, as kmod prints it.
 int run_lsmod(int argc, char** argv) {
-    (void)argv;
     if (argc > 1) {
-        printf("Usage: %s\nLists the loaded modules.\n", logger().program);
-        return 1;
+        bool help = strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0;
+        fprintf(help ? stdout : stderr,
+                "Usage: %s\nLists the loaded modules.\n\nOptions:\n  -h, --help    show this help\n",
+                usage_name("lsmod"));
+        return help && argc == 2 ? 0 : 1;
     }
     Arena arena;
     std::string_view text;
