@@ -101,6 +101,4 @@ constexpr unsigned default_coldplug_timeout_ms = 10000;
 // Init mode: earlymod as the initramfs's /init. Never returns.
 [[noreturn]] void run_init(int argc, char** argv);
 
-uint64_t monotonic_ns();
-
 } // namespace earlymod

@@ -66,6 +66,9 @@ struct Logger {
 
 Logger& logger();
 
+// CLOCK_MONOTONIC in nanoseconds: load timings and timeouts.
+uint64_t monotonic_ns();
+
 // Nanoseconds as milliseconds with a fixed number of decimals ("12.3"):
 // integer arithmetic, so that printf's floating-point code stays out of the
 // binary.

@@ -9,12 +9,6 @@
 
 namespace earlymod {
 
-uint64_t monotonic_ns() {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
-
 void LoadLog::attach(Options& options) {
     dry_run_ = options.dry_run;
     options.on_report = on_report;

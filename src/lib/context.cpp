@@ -146,12 +146,6 @@ Error Context::run_command(Module* m, std::string_view type, std::string_view co
     return {};
 }
 
-static uint64_t now_ns() {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
-
 void Context::notify(Module* m, Outcome outcome, const Error& error, bool target, uint64_t start, uint64_t end,
                      int required, int worker, const Module* cause) {
     if (!options_->on_report) return;
@@ -209,7 +203,7 @@ Error Context::probe(Module* target, std::string_view params) {
             for (char c : extra) opts.push(c);
             std::string_view joined(opts.data() ? opts.data() : "", opts.size());
             std::string_view command;
-            start = now_ns();
+            start = monotonic_ns();
             if (resolver_.install_command(m, &command) && !m->ignore_command) {
                 report(Action::install, m, command, joined);
                 if (!o.dry_run) err = run_command(m, "install", command, joined);
@@ -222,7 +216,7 @@ Error Context::probe(Module* target, std::string_view params) {
                 if (builtin) outcome = Outcome::present;
                 if (!o.dry_run) err = insert(m, joined);
             }
-            end = now_ns();
+            end = monotonic_ns();
             if (!err.ok()) outcome = err.code() == EEXIST ? Outcome::present : Outcome::failed;
         }
         notify(m, outcome, err, m == target, start, end);

@@ -24,12 +24,6 @@ namespace earlymod {
 
 namespace {
 
-uint64_t clock_ns() {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
-
 enum class State : uint8_t { waiting, queued, running, done };
 
 struct Job {
@@ -91,7 +85,7 @@ void Context::run_job(Module* m, void* job_ptr, int worker) {
     Job& job = *static_cast<Job*>(job_ptr);
     const Options& o = *options_;
     job.worker = worker;
-    job.start = clock_ns();
+    job.start = monotonic_ns();
     job.error = Error();
     if (job.unusable) {
         job.error = Error::make(EINVAL, "could not insert '%.*s': its modules.dep entry was refused",
@@ -111,7 +105,7 @@ void Context::run_job(Module* m, void* job_ptr, int worker) {
         job.outcome = job.error.ok() ? Outcome::loaded
                                      : job.error.code() == EEXIST ? Outcome::present : Outcome::failed;
     }
-    job.end = clock_ns();
+    job.end = monotonic_ns();
 }
 
 Error Context::load_parallel(const Vec<std::string_view>& names, unsigned workers, Vec<std::string_view>& not_found) {

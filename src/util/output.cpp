@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 namespace earlymod {
@@ -57,6 +58,12 @@ bool OutBuf::flush() {
     if (used_ && !write_all(fd_, buf_, used_)) failed_ = true;
     used_ = 0;
     return !failed_;
+}
+
+uint64_t monotonic_ns() {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
 Millis::Millis(uint64_t ns, int decimals) {

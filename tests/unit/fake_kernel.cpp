@@ -7,20 +7,12 @@
 
 #include <algorithm>
 
+#include "earlymod/output.h"
+
 using earlymod::Error;
 using earlymod::ModuleState;
 
 namespace fixture {
-
-namespace {
-
-uint64_t now_ns() {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
-
-} // namespace
 
 std::string FakeKernel::module_of(std::string_view path) {
     size_t slash = path.rfind('/');
@@ -98,7 +90,7 @@ Error FakeKernel::load(const char* host_path, std::string_view, std::string_view
     std::lock_guard<std::mutex> g(lock_);
     --in_flight_[mod];
     --running_;
-    end_ns_[mod] = now_ns();
+    end_ns_[mod] = earlymod::monotonic_ns();
     if (err == EEXIST) live_.insert(mod);
     if (err) return Error::make(err, "could not load %s: %s", mod.c_str(), strerror(err));
     loaded_.push_back(mod);
