@@ -44,6 +44,10 @@ enum class IndexKind { dep, alias, symbols, builtin, builtin_alias };
 // place, and its walks have a node budget (BinIndex::budget_).
 constexpr size_t max_index_lines = 1000000;
 constexpr size_t max_index_line_bytes = 65536;
+// Bad lines of one text index named one by one in the log; past this many,
+// the rest are only counted ("N more bad lines skipped"), so that a damaged
+// file cannot flood the kernel log at boot.
+constexpr size_t max_reported_bad_lines = 10;
 
 // One value found in an index, with depmod's priority (lower first).
 struct IndexValue {

@@ -35,6 +35,10 @@ public:
     bool get(std::string_view key, std::string_view* value) const;
     // Whether key appears at all (with or without a value).
     bool has(std::string_view key) const;
+    // A yes/no key: `absent` when it is not there; off when its last value
+    // is 0, n, no, f, false or off (as systemd reads booleans), on for any
+    // other value and for the bare key ("earlymod.debug").
+    bool flag(std::string_view key, bool absent) const;
     // Every value of key, each split at commas, in order.
     void list(std::string_view key, Vec<std::string_view>& out) const;
 

@@ -280,7 +280,7 @@ void exec_init(const KernelParams& params, char** argv) {
         emergency(argv);
     }
     params->load(root);
-    if (params->has("earlymod.debug")) lg.verbosity = log_debug;
+    if (params->flag("earlymod.debug", false)) lg.verbosity = log_debug;
     wanted->add_from_cmdline(*params);
     wanted->add_from_dirs(root);
 
@@ -296,7 +296,7 @@ void exec_init(const KernelParams& params, char** argv) {
     else load_modules(*ctx, log, wanted->names(), static_cast<unsigned>(jobs));
 
     // The drivers for the hardware that is there (earlymod.coldplug=0: no).
-    bool want_coldplug = !(params->get("earlymod.coldplug", &v) && (v == "0" || v == "no" || v == "off"));
+    bool want_coldplug = params->flag("earlymod.coldplug", true);
     if (err.ok() && want_coldplug) {
         log.set_quiet_present(true);
         coldplug(*ctx, log, static_cast<unsigned>(jobs), default_coldplug_timeout_ms);

@@ -101,7 +101,7 @@ int run_load(int argc, char** argv) {
         return 1;
     }
     params->load(root);
-    if (params->has("earlymod.debug") && lg.verbosity < log_debug) lg.verbosity = log_debug;
+    if (params->flag("earlymod.debug", false) && lg.verbosity < log_debug) lg.verbosity = log_debug;
     bool files_ok = true;
     if (optind < argc) {
         for (int i = optind; i < argc; ++i) files_ok &= wanted->add_from_file(root, argv[i]);

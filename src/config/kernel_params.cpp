@@ -123,6 +123,18 @@ bool KernelParams::has(std::string_view key) const {
     return false;
 }
 
+bool KernelParams::flag(std::string_view key, bool absent) const {
+    const KernelParam* last = nullptr;
+    for (const KernelParam& p : params_)
+        if (param_key_equal(p.key, key)) last = &p;
+    if (!last) return absent;
+    if (!last->has_value) return true;
+    static const char* const off[] = {"0", "n", "no", "f", "false", "off"};
+    for (const char* o : off)
+        if (last->value == o) return false;
+    return true;
+}
+
 void KernelParams::list(std::string_view key, Vec<std::string_view>& out) const {
     for (const KernelParam& p : params_) {
         if (!param_key_equal(p.key, key)) continue;

@@ -19,10 +19,33 @@ namespace earlymod {
 
 namespace {
 
-void warn_line(std::string_view shown, size_t lineno, const char* what) {
-    log_message(log_warning, "%.*s:%zu: %s, line skipped", static_cast<int>(shown.size()), shown.data(), lineno,
-                what);
-}
+// The bad lines of one file: the first max_reported_bad_lines are named one
+// by one, the rest only counted. A file of garbage must not flood the
+// kernel log of a machine that is booting.
+class BadLines {
+public:
+    explicit BadLines(std::string_view shown) : shown_(shown) {}
+    ~BadLines() {
+        if (count_ > max_reported_bad_lines)
+            log_message(log_warning, "%.*s: %zu more bad lines skipped", static_cast<int>(shown_.size()),
+                        shown_.data(), count_ - max_reported_bad_lines);
+    }
+    BadLines(const BadLines&) = delete;
+    BadLines& operator=(const BadLines&) = delete;
+
+    // Whether this bad line is one to name.
+    bool report() { return ++count_ <= max_reported_bad_lines; }
+
+    void skip(size_t lineno, const char* what) {
+        if (report())
+            log_message(log_warning, "%.*s:%zu: %s, line skipped", static_cast<int>(shown_.size()), shown_.data(),
+                        lineno, what);
+    }
+
+private:
+    std::string_view shown_;
+    size_t count_ = 0;
+};
 
 // Whether text has more than max items ended by sep (a last one without
 // sep counts); counted before anything is stored.
@@ -56,6 +79,7 @@ size_t literal_prefix(std::string_view pattern) {
 Error TextIndex::load_builtin_modinfo(std::string_view text, std::string_view shown) {
     if (more_than(text, '\0', max_index_lines)) return too_many(shown, "records");
     size_t record = 0;
+    BadLines bad(shown);
     while (!text.empty()) {
         size_t end = text.find('\0');
         std::string_view rec = text.substr(0, end);
@@ -71,8 +95,9 @@ Error TextIndex::load_builtin_modinfo(std::string_view text, std::string_view sh
         char buf[4096];
         std::string_view norm;
         if (pattern.size() >= sizeof buf || !normalize_alias(pattern, buf, sizeof buf, &norm)) {
-            log_message(log_warning, "%.*s: record %zu: bad alias (unmatched bracket or too long), skipped",
-                        static_cast<int>(shown.size()), shown.data(), record);
+            if (bad.report())
+                log_message(log_warning, "%.*s: record %zu: bad alias (unmatched bracket or too long), skipped",
+                            static_cast<int>(shown.size()), shown.data(), record);
             continue;
         }
         add_pattern(norm == pattern ? pattern : arena_.dup(norm), module, 0);
@@ -107,6 +132,7 @@ Error TextIndex::load(IndexKind kind, std::string_view text, std::string_view sh
     bool has_nul = memchr(text.data(), 0, text.size()) != nullptr;
     StrMap<uint32_t> module_order;  // alias files: module -> priority
     size_t lineno = 0;
+    BadLines bad(shown);
     while (!text.empty()) {
         size_t eol = text.find('\n');
         std::string_view line = text.substr(0, eol);
@@ -115,12 +141,13 @@ Error TextIndex::load(IndexKind kind, std::string_view text, std::string_view sh
         if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
         if (line.empty() || line[0] == '#') continue;
         if (line.size() > max_index_line_bytes) {
-            log_message(log_warning, "%.*s:%zu: line longer than %zu bytes, the limit; line skipped",
-                        static_cast<int>(shown.size()), shown.data(), lineno, max_index_line_bytes);
+            if (bad.report())
+                log_message(log_warning, "%.*s:%zu: line longer than %zu bytes, the limit; line skipped",
+                            static_cast<int>(shown.size()), shown.data(), lineno, max_index_line_bytes);
             continue;
         }
         if (has_nul && memchr(line.data(), 0, line.size())) {
-            warn_line(shown, lineno, "NUL byte in line");
+            bad.skip(lineno, "NUL byte in line");
             continue;
         }
         Entry e{};
@@ -130,14 +157,14 @@ Error TextIndex::load(IndexKind kind, std::string_view text, std::string_view sh
             if (kind == IndexKind::dep) {
                 size_t colon = line.find(':');
                 if (colon == std::string_view::npos || colon == 0) {
-                    warn_line(shown, lineno, "no ':' after the module path");
+                    bad.skip(lineno, "no ':' after the module path");
                     continue;
                 }
                 path = line.substr(0, colon);
             }
             std::string_view base = path_basename(path);
             if (base.empty() || base.size() >= sizeof buf) {
-                warn_line(shown, lineno, "bad module path");
+                bad.skip(lineno, "bad module path");
                 continue;
             }
             std::string_view name = normalize_modname(base, buf, sizeof buf);
@@ -156,16 +183,16 @@ Error TextIndex::load(IndexKind kind, std::string_view text, std::string_view sh
         std::string_view pattern = next_token(rest, " \t");
         std::string_view module = next_token(rest, " \t");
         if (word != "alias" || module.empty() || !next_token(rest, " \t").empty()) {
-            warn_line(shown, lineno, "expected 'alias PATTERN MODULE'");
+            bad.skip(lineno, "expected 'alias PATTERN MODULE'");
             continue;
         }
         std::string_view norm;
         if (pattern.size() >= sizeof buf || module.size() >= sizeof buf) {
-            warn_line(shown, lineno, "alias or module name longer than 4095 bytes");
+            bad.skip(lineno, "alias or module name longer than 4095 bytes");
             continue;
         }
         if (!normalize_alias(pattern, buf, sizeof buf, &norm)) {
-            warn_line(shown, lineno, "unmatched bracket in alias");
+            bad.skip(lineno, "unmatched bracket in alias");
             continue;
         }
         uint32_t* prio = module_order.insert(module, static_cast<uint32_t>(module_order.size()));

@@ -23,6 +23,24 @@
 using namespace earlymod;
 using fixture::FakeKernel;
 
+TEST_CASE("kernel parameters: yes/no keys read as systemd reads booleans, the last one wins") {
+    KernelParams p;
+    p.parse("earlymod.debug earlymod.coldplug=off a=0 b=no c=false d=1 e=yes f=anything g=1 g=0");
+    CHECK(p.flag("earlymod.debug", false));      // bare key: on
+    CHECK_FALSE(p.flag("earlymod.coldplug", true));
+    CHECK_FALSE(p.flag("a", true));
+    CHECK_FALSE(p.flag("b", true));
+    CHECK_FALSE(p.flag("c", true));
+    CHECK(p.flag("d", false));
+    CHECK(p.flag("e", false));
+    CHECK(p.flag("f", false));
+    CHECK_FALSE(p.flag("g", true));               // the last value wins
+    CHECK(p.flag("absent", true));
+    CHECK_FALSE(p.flag("absent", false));
+    p.parse("earlymod.debug=0");
+    CHECK_FALSE(p.flag("earlymod.debug", false));
+}
+
 TEST_CASE("kernel parameters: quotes, values, the last value wins, '--' ends them") {
     KernelParams p;
     p.parse("root=/dev/vda ro \"quoted=a b\" k=\"v w\" rd.modules_load=a,b rd.modules-load=c flag -- init args=1\n");

@@ -213,6 +213,27 @@ TEST_CASE("a text index line longer than max_index_line_bytes is skipped, naming
     CHECK(has(err, "modules.dep:2: line longer than " + std::to_string(max_index_line_bytes)));
 }
 
+TEST_CASE("bad text index lines: the first max_reported_bad_lines are named, the rest counted") {
+    const size_t bad_lines = max_reported_bad_lines + 15;
+    std::string text = "kernel/a.ko:\n";
+    for (size_t i = 0; i < bad_lines; ++i) text += "no colon here\n";
+    text += "kernel/z.ko:\n";
+    TextIndex idx;
+    Error e;
+    std::string err = stderr_of([&] { e = idx.load(IndexKind::dep, text, "modules.dep"); });
+    CHECK(e.ok());
+    std::string_view v;
+    CHECK(idx.find("a", &v));
+    CHECK(idx.find("z", &v));
+    size_t named = 0;
+    for (size_t at = err.find("line skipped"); at != std::string::npos; at = err.find("line skipped", at + 1)) ++named;
+    CHECK(named == max_reported_bad_lines);
+    CHECK(has(err, "modules.dep:2: no ':' after the module path, line skipped"));
+    CHECK(has(err, "modules.dep:" + std::to_string(max_reported_bad_lines + 1) + ": no ':'"));
+    CHECK_FALSE(has(err, "modules.dep:" + std::to_string(max_reported_bad_lines + 2) + ":"));
+    CHECK(has(err, "modules.dep: 15 more bad lines skipped"));
+}
+
 TEST_CASE("through a modules dir, a refused text index is an error and finds nothing") {
     Tree t("kernel/xfs.ko:\n", "");
     t.root.write("lib/modules/1.0/modules.alias", std::string(max_index_lines, '\n') + "alias fs-xfs xfs\n");
