@@ -72,6 +72,11 @@ constexpr size_t max_whole_file_bytes = size_t{16} << 20;
 // limit), also when its size is learnt by reading (/proc, pipes).
 Error read_whole_file(const char* host, std::string_view shown, Arena& arena, std::string_view* out);
 
+// read_whole_file() for a file that may well be missing or unreadable
+// (configuration that kmod skips silently): false then, without a word;
+// only a file over max_whole_file_bytes is logged, as an error.
+bool read_optional_file(const char* host, std::string_view shown, Arena& arena, std::string_view* out);
+
 bool path_exists(const char* host);
 bool is_directory(const char* host);
 

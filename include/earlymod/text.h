@@ -37,6 +37,11 @@ std::string_view path_basename(std::string_view path);
 // skipping leading separators. Returns an empty view at the end.
 std::string_view next_token(std::string_view& rest, std::string_view seps);
 
+// Whether text has more than max items ended by sep (a last one without
+// sep counts): the line (or record) caps, checked before a parser stores
+// anything.
+bool more_items_than(std::string_view text, char sep, size_t max);
+
 bool is_space(char c);
 bool starts_with(std::string_view s, std::string_view prefix);
 bool ends_with(std::string_view s, std::string_view suffix);

@@ -107,9 +107,7 @@ void Config::load(const FsRoot& root, const std::string_view* paths, size_t n_pa
         char host[4096];
         if (!root.host_path(f.path, host, sizeof host)) continue;
         std::string_view text;
-        Error err = read_whole_file(host, f.path, arena_, &text);
-        if (err.code() == EFBIG) log_message(log_err, "%s", err.message());
-        if (!err.ok()) continue;  // vanished or unreadable: kmod skips it
+        if (!read_optional_file(host, f.path, arena_, &text)) continue;  // vanished or unreadable: kmod skips it
         parse(text, f.path);
     }
     if (cmdline) {

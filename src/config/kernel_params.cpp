@@ -1,12 +1,10 @@
 #include "earlymod/kernel_params.h"
 
 #include <dirent.h>
-#include <errno.h>
 #include <string.h>
 
 #include <algorithm>
 
-#include "earlymod/output.h"
 #include "earlymod/text.h"
 
 namespace earlymod {
@@ -75,13 +73,6 @@ void KernelParams::parse(std::string_view cmdline) {
     }
 }
 
-// A missing file is normal; one over the size limit is worth a message.
-static bool read_logged(const char* host, std::string_view shown, Arena& arena, std::string_view* text) {
-    Error err = read_whole_file(host, shown, arena, text);
-    if (err.code() == EFBIG) log_message(log_err, "%s", err.message());
-    return err.ok();
-}
-
 void KernelParams::load(const FsRoot& root) {
     char host[4096];
     // dracut: /etc/cmdline.d/*.conf in name order, then /etc/cmdline.
@@ -97,13 +88,13 @@ void KernelParams::load(const FsRoot& root) {
             for (std::string_view n : names) {
                 std::string_view path = arena_.concat("/etc/cmdline.d/", n);
                 std::string_view text;
-                if (root.host_path(path, host, sizeof host) && read_logged(host, path, arena_, &text)) parse(text);
+                if (root.host_path(path, host, sizeof host) && read_optional_file(host, path, arena_, &text)) parse(text);
             }
         }
     }
     for (const char* f : {"/etc/cmdline", "/proc/cmdline"}) {
         std::string_view text;
-        if (root.host_path(f, host, sizeof host) && read_logged(host, f, arena_, &text)) parse(text);
+        if (root.host_path(f, host, sizeof host) && read_optional_file(host, f, arena_, &text)) parse(text);
     }
 }
 

@@ -16,22 +16,9 @@ bool normalize_word(char* word) {
 
 } // namespace
 
-// Whether text has more than max lines (a last line without a newline
-// counts).
-static bool too_many_lines(std::string_view text, size_t max) {
-    size_t lines = 0;
-    for (const char* p = text.data(); p < text.data() + text.size(); ++lines) {
-        if (lines >= max) return true;
-        const char* nl = static_cast<const char*>(memchr(p, '\n', static_cast<size_t>(text.data() + text.size() - p)));
-        if (!nl) break;
-        p = nl + 1;
-    }
-    return false;
-}
-
 void Config::parse(std::string_view text, std::string_view shown) {
     const int sn = static_cast<int>(shown.size());
-    if (too_many_lines(text, max_config_lines)) {
+    if (more_items_than(text, '\n', max_config_lines)) {
         log_message(log_err, "%.*s: more than %zu lines, the limit for a configuration file: file ignored", sn,
                     shown.data(), max_config_lines);
         return;

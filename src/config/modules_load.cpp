@@ -45,15 +45,10 @@ void WantedModules::add_from_cmdline(const KernelParams& params) {
 
 void WantedModules::parse(std::string_view text, std::string_view shown) {
     const int sn = static_cast<int>(shown.size());
-    size_t lines = 0;
-    for (size_t at = 0; at < text.size(); ++lines) {
-        if (lines >= max_modules_load_lines) {
-            log_message(log_err, "%.*s: more than %zu lines, the limit for a modules-load.d file: file ignored", sn,
-                        shown.data(), max_modules_load_lines);
-            return;
-        }
-        size_t eol = text.find('\n', at);
-        at = eol == std::string_view::npos ? text.size() : eol + 1;
+    if (more_items_than(text, '\n', max_modules_load_lines)) {
+        log_message(log_err, "%.*s: more than %zu lines, the limit for a modules-load.d file: file ignored", sn,
+                    shown.data(), max_modules_load_lines);
+        return;
     }
     size_t lineno = 0;
     while (!text.empty()) {

@@ -47,19 +47,6 @@ private:
     size_t count_ = 0;
 };
 
-// Whether text has more than max items ended by sep (a last one without
-// sep counts); counted before anything is stored.
-bool more_than(std::string_view text, char sep, size_t max) {
-    size_t n = 0;
-    for (const char* p = text.data(), *end = p + text.size(); p < end; ++n) {
-        if (n >= max) return true;
-        const char* s = static_cast<const char*>(memchr(p, sep, static_cast<size_t>(end - p)));
-        if (!s) break;
-        p = s + 1;
-    }
-    return false;
-}
-
 Error too_many(std::string_view shown, const char* what) {
     return Error::make(E2BIG, "%.*s: more than %zu %s, the limit for a text index: index not used",
                        static_cast<int>(shown.size()), shown.data(), max_index_lines, what);
@@ -77,7 +64,7 @@ size_t literal_prefix(std::string_view pattern) {
 // The aliases of builtin modules are the records with the key "alias"; depmod
 // gives them all priority 0.
 Error TextIndex::load_builtin_modinfo(std::string_view text, std::string_view shown) {
-    if (more_than(text, '\0', max_index_lines)) return too_many(shown, "records");
+    if (more_items_than(text, '\0', max_index_lines)) return too_many(shown, "records");
     size_t record = 0;
     BadLines bad(shown);
     while (!text.empty()) {
@@ -128,7 +115,7 @@ void TextIndex::add_pattern(std::string_view key, std::string_view module, uint3
 Error TextIndex::load(IndexKind kind, std::string_view text, std::string_view shown) {
     kind_ = kind;
     if (kind == IndexKind::builtin_alias) return load_builtin_modinfo(text, shown);
-    if (more_than(text, '\n', max_index_lines)) return too_many(shown, "lines");
+    if (more_items_than(text, '\n', max_index_lines)) return too_many(shown, "lines");
     bool has_nul = memchr(text.data(), 0, text.size()) != nullptr;
     StrMap<uint32_t> module_order;  // alias files: module -> priority
     size_t lineno = 0;

@@ -1,6 +1,7 @@
 #include "earlymod/files.h"
 
 #include "earlymod/memory.h"
+#include "earlymod/output.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -110,6 +111,12 @@ long read_small_file(const char* host, char* buf, size_t cap) {
 static Error too_big(std::string_view shown) {
     return Error::make(EFBIG, "%.*s: larger than %zu MiB, the limit for this file: not read",
                        static_cast<int>(shown.size()), shown.data(), max_whole_file_bytes >> 20);
+}
+
+bool read_optional_file(const char* host, std::string_view shown, Arena& arena, std::string_view* out) {
+    Error err = read_whole_file(host, shown, arena, out);
+    if (err.code() == EFBIG) log_message(log_err, "%s", err.message());
+    return err.ok();
 }
 
 Error read_whole_file(const char* host, std::string_view shown, Arena& arena, std::string_view* out) {

@@ -222,6 +222,17 @@ bool starts_with(std::string_view s, std::string_view prefix) {
     return s.size() >= prefix.size() && s.substr(0, prefix.size()) == prefix;
 }
 
+bool more_items_than(std::string_view text, char sep, size_t max) {
+    size_t n = 0;
+    for (const char* p = text.data(), *end = p + text.size(); p < end; ++n) {
+        if (n >= max) return true;
+        const char* s = static_cast<const char*>(memchr(p, sep, static_cast<size_t>(end - p)));
+        if (!s) break;
+        p = s + 1;
+    }
+    return false;
+}
+
 bool ends_with(std::string_view s, std::string_view suffix) {
     return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
