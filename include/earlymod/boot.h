@@ -13,8 +13,10 @@
 //     what it needs failed for a benign reason is not a failure either
 //     (systemd judges modprobe's result, the dependency's errno).
 // Softdeps that fail are reported and ignored, as kmod ignores them.
-// Each module counts once in the totals, however many wanted names lead
-// to it.
+// Each module has one outcome per run (load_engine.h), so it counts once
+// in the totals, however many wanted names lead to it. Drivers that
+// coldplug asks for (Origin::device) are judged mildly: most devices have
+// builtin drivers or none in the image.
 #pragma once
 
 #include <stdint.h>
@@ -23,7 +25,9 @@
 
 #include "earlymod/earlymod.h"
 #include "earlymod/kernel_params.h"
+#include "earlymod/load_engine.h"
 #include "earlymod/memory.h"
+#include "earlymod/modules_load.h"
 
 namespace earlymod {
 
@@ -46,13 +50,10 @@ public:
     void not_found(std::string_view name, const Error& why);
     void summary(uint64_t elapsed_ns);
     LoadTotals& totals() { return totals_; }
-    // Where times are measured from (the start of the load).
+    // Starts a run: totals at zero, times measured from now.
+    void begin();
     void set_origin(uint64_t ns) { origin_ns_ = ns; }
-    // Coldplug mode: most devices have builtin drivers, and an initramfs
-    // holds only some modules: "already present" and missing module files
-    // are said only with -v, and a driver that fails is a warning (the
-    // boot goes on without that device).
-    void set_quiet_present(bool quiet) { quiet_present_ = quiet; }
+    uint64_t origin() const { return origin_ns_; }
     // The JSON timing report: {"jobs": N, "total_ms": T, "modules": [{"module",
     // "start_ms", "end_ms", "outcome", "worker"}...]}, times in ms since the
     // start of the load.
@@ -73,28 +74,100 @@ private:
     const KernelParams* params_;
     LoadTotals totals_;
     bool dry_run_ = false;
-    bool quiet_present_ = false;
     uint64_t origin_ns_ = 0;
     Vec<Timing> timings_;
-    StrMap<bool> counted_;         // modules already in the totals
     StrMap<bool> benign_failure_;  // failed modules: whether benignly
 };
 
-// Loads each name (module or alias) through ctx, with `jobs` workers
-// (1: one module at a time, in modprobe's order); returns the totals.
+// Submits each wanted name to the engine; a name that resolves to nothing
+// is logged (log.not_found).
+void submit_wanted(LoadEngine& engine, LoadLog& log, const Vec<std::string_view>& names);
+
+// Loads each name (module or alias) through ctx, with `jobs` workers (a
+// LoadEngine from start to end), logs the summary, and returns the totals.
 LoadTotals load_modules(Context& ctx, LoadLog& log, const Vec<std::string_view>& names, unsigned jobs = 1);
 
 // The default number of workers: the online CPUs, at most Context::max_jobs.
 unsigned default_jobs();
 
-// Coldplug (see coldplug.cpp): loads the modules for the devices present,
-// repeating until no new device shows up, for at most timeout_ms.
+// What `earlymod load` and init mode share: the kernel command line, the
+// log level it asks for (earlymod.debug), the wanted list, the log, and
+// the workers (earlymod.jobs=, unless the caller gave -j).
+struct BootSetup {
+    KernelParams params;
+    WantedModules wanted;
+    Options options;
+    LoadLog log{&params};
+    unsigned jobs = 1;
+
+    // Reads the command line under root; files: the wanted list comes from
+    // these (paths inside root) instead of the command line and
+    // modules-load.d. jobs: 0 for earlymod.jobs= or default_jobs(). Returns
+    // false when a file could not be read (the rest is still set up).
+    bool prepare(const FsRoot& root, const Vec<std::string_view>* files, unsigned long jobs);
+};
+
+// Coldplug (see coldplug.cpp): the modules for the devices present.
 struct ColdplugResult {
     unsigned devices = 0;     // devices with a modalias
     unsigned modaliases = 0;  // distinct modaliases tried
     unsigned loaded = 0;
     uint64_t elapsed_ns = 0;
 };
+
+// Where a modalias read from sysfs goes (trailing newline trimmed).
+struct ModaliasSink {
+    void* context;
+    void (*fn)(void* context, std::string_view modalias);
+    void add(std::string_view alias) const;
+};
+// Every device on every bus: the modalias of /sys/bus/*/devices/*.
+bool scan_bus_devices(const FsRoot& root, const ModaliasSink& sink);
+// Every directory under /sys/devices (the slow walk that the bus scan
+// replaces; kept to check that both find the same modaliases).
+bool scan_all_devices(const FsRoot& root, const ModaliasSink& sink);
+
+// Coldplug as a part of a run: init starts it beside the wanted list, on
+// the same engine, and keeps reading uevents while it waits for root.
+class Coldplug {
+public:
+    // At most this many distinct modaliases (a QEMU PC has ~40, a large
+    // server a few thousand): a flood of fake ones cannot eat memory.
+    static constexpr unsigned max_modaliases = 65536;
+
+    Coldplug(LoadEngine& engine, const FsRoot& root);
+    ~Coldplug();
+    // Opens the uevent socket, reads the buses, submits what it finds.
+    void start();
+    // The uevent socket (-1: none): readable when read_events() has work.
+    int fd() const { return socket_; }
+    // Submits the modaliases of devices the kernel added; returns how many
+    // were new. Never blocks.
+    unsigned read_events();
+    // Whether coldplug is done: the engine idle and no new device (without
+    // a socket, the buses are read again after loads).
+    bool settle();
+    ColdplugResult finish(unsigned loaded_before);
+
+private:
+    static void on_modalias(void* self, std::string_view alias);
+    void add(std::string_view alias);
+    void rescan();
+
+    LoadEngine& engine_;
+    FsRoot root_;
+    Arena arena_;
+    StrMap<bool> seen_;
+    unsigned seen_count_ = 0;
+    bool capped_ = false;
+    int socket_ = -1;
+    unsigned scanned_ = 0, fresh_ = 0;
+    unsigned loaded_at_scan_ = 0;
+    uint64_t start_ns_ = 0;
+    ColdplugResult result_;
+};
+
+// `earlymod coldplug`: a run of its own, for at most timeout_ms.
 ColdplugResult coldplug(Context& ctx, LoadLog& log, unsigned jobs, unsigned timeout_ms);
 constexpr unsigned default_coldplug_timeout_ms = 10000;
 

@@ -57,16 +57,26 @@ enum class Outcome {
     skipped,     // not tried: a module it needs failed first
     blacklisted, // reached through an alias (or -b) and blacklisted
 };
+// Why the load engine was asked for a module (LoadEngine::submit): the
+// log judges a driver for a device that the image lacks more mildly than
+// a module someone listed.
+enum class Origin : uint8_t {
+    wanted,  // a name given to load (command line, modules-load.d, a caller)
+    device,  // a modalias of a device present (coldplug)
+    root_fs, // the root filesystem's module (fs-TYPE)
+};
 struct Report {
     const Module* module;
     Outcome outcome;
-    Error error;            // the cause, for failed and skipped
+    Error error;            // the cause, for failed and skipped; error.stage()
+                            // says which step failed (open, kernel, command...)
     bool required;          // the target or a hard dependency (not a softdep)
     bool target;            // the module the name resolved to
     uint64_t start_ns;      // CLOCK_MONOTONIC, around the kernel call
     uint64_t end_ns;
-    int worker;             // which worker ran it (load_parallel), or -1
+    int worker;             // which worker ran it (LoadEngine), or -1
     const Module* cause;    // skipped: the module whose failure skipped it
+    Origin origin = Origin::wanted;  // why the module is in the run
 };
 using ReportFunction = void (*)(void* context, const Report& report);
 // Replaces the kernel's load call (default: Kernel::load). host_path is
@@ -85,6 +95,11 @@ struct Options {
     bool remove_holders = false;   // unload: also modules that use it
     unsigned load_flags = 0;       // LoadFlags: --force-modversion, --force-vermagic
     int verbosity = 4;             // syslog level, as the logger's
+    // An install or remove command still running after this long is
+    // killed (with its process group) and fails with ETIMEDOUT; 0: no
+    // limit (modprobe's default, as kmod). Coldplug and init set it, so
+    // that a hanging command cannot hold the boot past its timeout.
+    unsigned command_timeout_ms = 0;
 
     const std::string_view* config_paths = nullptr;  // -C; none: modprobe.d dirs
     size_t n_config_paths = 0;
@@ -130,13 +145,31 @@ public:
     // install commands contribute none).
     Error dependencies(std::string_view name, Vec<std::string_view>& paths);
 
-    // Loads every name with up to `workers` threads: modules start as soon
-    // as what they need is loaded (see load_plan.h). Outcomes are reported
-    // as load() reports them, in completion order; names that resolve to
-    // nothing are appended to not_found. The result is the last failure
-    // of a required module.
+    // The most worker threads a LoadEngine runs (load_engine.h loads whole
+    // lists; load() above is modprobe's one name at a time).
     static constexpr unsigned max_jobs = 16;
-    Error load_parallel(const Vec<std::string_view>& names, unsigned workers, Vec<std::string_view>& not_found);
+
+    // One module's step of a load, shared by load() (modprobe) and the
+    // LoadEngine (load, coldplug, init): prepare it on the thread that
+    // owns the resolver (its file, options, install command; the action
+    // is reported then), then run it, on any thread: it touches nothing
+    // of the resolver, only the kernel interface or the command runner.
+    struct Step {
+        Module* module = nullptr;
+        std::string_view params;     // configured options, then the caller's
+        std::string_view command;    // the install command, when one applies
+        const char* host_path = nullptr;  // the file on this machine
+        std::string_view shown_path;      // the same, as shown
+        enum Kind : uint8_t { file, builtin, install, refused, missing } kind = missing;
+    };
+    // extra_params go after the configured options (the caller's, for the
+    // named module). Strings live in the resolver's arena.
+    Step prepare_step(Module* m, std::string_view extra_params);
+    // Does it: checks the kernel's state first (check_state, unless
+    // ignore_status: a live module is present), honours dry_run. Touches
+    // no resolver state: thread-safe.
+    Outcome run_step(const Step& step, Error* error, bool check_state = true);
+    bool in_kernel(Module* m);
 
     // The modules dir in use, as shown ("/lib/modules/KVER").
     std::string_view moddir() const { return moddir_shown_; }
@@ -152,15 +185,15 @@ public:
 
 private:
     Error probe(Module* target, std::string_view params);
-    Error insert(Module* m, std::string_view params);
+    Error insert(const Step& step);
     Error remove_module(Module* m, bool top);
-    Error run_command(Module* m, std::string_view type, std::string_view command, std::string_view params);
-    bool in_kernel(Module* m);
+    Error run_command(const Module* m, std::string_view type, std::string_view command, std::string_view params);
     void report(Action action, Module* m, std::string_view text, std::string_view params);
+public:
+    // Hands a Report to Options::on_report (required < 0: worked out).
     void notify(Module* m, Outcome outcome, const Error& error, bool target, uint64_t start, uint64_t end,
-                int required = -1, int worker = -1, const Module* cause = nullptr);
-    static void* worker_main(void* run);
-    void run_job(Module* m, void* job, int worker);
+                int required = -1, int worker = -1, const Module* cause = nullptr, Origin origin = Origin::wanted);
+private:
 
     const Options* options_ = nullptr;
     FsRoot root_;
@@ -175,7 +208,6 @@ private:
     bool not_found_ = false;
     Vec<Module*> scratch_list_;   // reused by probe(): no allocation per module
     Vec<Module*> scratch_lookup_; // reused by load()
-    Vec<char> scratch_opts_;
 };
 
 } // namespace earlymod

@@ -9,11 +9,26 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <utility>
 
 namespace earlymod {
+
+// Which step of a module load an error comes from, so that callers judge
+// it by data, never by the message's words: a file that modules.dep names
+// but that cannot be opened is a damaged image, while ENOENT from the
+// kernel is hardware (or a symbol) that is not there.
+enum class Stage : uint8_t {
+    none,        // not a module load, or not said
+    resolve,     // the module's entry or path (modules.dep, limits)
+    open,        // opening or reading the module file
+    decompress,  // decompressing it in userspace
+    kernel,      // the kernel's finit_module/init_module refused it
+    command,     // its install (or remove) command failed or timed out
+};
+const char* stage_name(Stage stage);
 
 class Error {
 public:
@@ -28,9 +43,16 @@ public:
     bool ok() const { return code_ == 0; }
     int code() const { return code_; }
     const char* message() const { return message_; }
+    Stage stage() const { return stage_; }
+    // The same error, said to come from stage.
+    Error& at(Stage stage) {
+        stage_ = stage;
+        return *this;
+    }
 
 private:
     int code_ = 0;
+    Stage stage_ = Stage::none;
     char message_[max_message] = {};
 };
 

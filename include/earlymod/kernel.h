@@ -27,7 +27,9 @@ class Kernel {
 public:
     virtual ~Kernel() = default;
     // Loads the module file at path (on this machine) with the parameter
-    // string. Returns an Error whose code is the kernel's errno.
+    // string. Returns an Error whose code is the kernel's errno, and whose
+    // stage says where it failed (open, decompress, kernel). Called from
+    // several worker threads at once: implementations are thread-safe.
     virtual Error load(const char* host_path, std::string_view shown_path, std::string_view params,
                        unsigned flags) = 0;
     // delete_module(2) with O_NONBLOCK; force adds O_TRUNC.
@@ -59,8 +61,7 @@ private:
     Compression kernel_compression();
 
     FsRoot root_;
-    bool compression_known_ = false;
-    Compression kernel_compression_ = Compression::none;
+    int kernel_compression_ = 0;  // atomic (__atomic builtins): see kernel_compression()
 };
 
 } // namespace earlymod

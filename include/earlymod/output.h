@@ -62,6 +62,10 @@ struct Logger {
     int verbosity = log_warning;   // messages at or below this level print
     bool to_kmsg = false;          // early boot: /dev/kmsg instead of stderr
     bool level_tags = false;       // "FATAL: ", "ERROR: "... as kmod prints them
+    // With to_kmsg: messages at or below this level are also written to
+    // /dev/console, in case the kernel's console log level hides them
+    // (init mode: what holds the boot up must be seen). -1: none.
+    int console_level = -1;
 };
 
 Logger& logger();

@@ -1,13 +1,19 @@
 // Coldplug: drivers for the hardware that is present, as udev or mdev
 // would load them, without anyone listing them.
 //
-// Every device in /sys/devices that has a modalias (its `modalias` file, or
-// MODALIAS= in its `uevent` file) is resolved through the aliases, and what
-// matches is loaded; the blacklist applies, since a modalias is an alias.
-// Loading a bus driver makes new devices appear (virtio_pci brings the
-// virtio devices), so the walk repeats until a pass finds nothing new. The
-// kernel's uevent netlink socket is open the whole time, so that devices
-// added meanwhile are not missed. A timeout bounds all of it.
+// The kernel's uevent socket is opened first, so that no device added from
+// then on is missed; then every device on every bus (/sys/bus/*/devices/*,
+// a modalias is a bus's notion) is read once: its `modalias` file, or
+// MODALIAS= in its `uevent` file. Each new modalias goes to the load engine
+// as an alias (the blacklist applies). Loading a bus driver brings new
+// devices (virtio_pci brings the virtio devices): the kernel announces
+// them on the socket, and their modaliases join the run. No fixed wait:
+// when the engine is idle and the socket has nothing, coldplug is done.
+// Without a socket (no netlink: a container), the buses are read again
+// after each round of loads, until a round finds nothing new.
+//
+// Only the kernel's uevents count: a message from any other sender (a
+// process with CAP_NET_ADMIN can send to the group) is dropped.
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -17,11 +23,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <new>
+
 #include "earlymod/boot.h"
 #include "earlymod/output.h"
 #include "earlymod/text.h"
-
-#include <new>
 
 namespace earlymod {
 
@@ -38,24 +44,6 @@ struct NetlinkAddress {
     uint32_t nl_groups;
 };
 
-struct Seen {
-    Arena arena;
-    StrMap<bool> aliases;
-    unsigned devices = 0;         // devices with a modalias, in the fullest scan
-    unsigned scanned = 0;
-    Vec<std::string_view> fresh;  // aliases not tried yet
-
-    void add(std::string_view alias) {
-        while (!alias.empty() && (alias.back() == '\n' || alias.back() == ' ')) alias.remove_suffix(1);
-        if (alias.empty()) return;
-        ++scanned;
-        if (aliases.find(alias)) return;
-        std::string_view stored = arena.dup(alias);
-        if (stored.empty() || !aliases.insert(stored, true)) return;
-        fresh.push(stored);
-    }
-};
-
 // The MODALIAS= line of a uevent file's text.
 std::string_view uevent_modalias(std::string_view text) {
     while (!text.empty()) {
@@ -68,19 +56,28 @@ std::string_view uevent_modalias(std::string_view text) {
     return {};
 }
 
-void walk(int dirfd, int depth, Seen& seen) {
+// The modalias of the device directory `name` under dirfd, into buf.
+std::string_view read_modalias(int dirfd, const char* name, char* buf, size_t cap) {
+    char path[512];
+    snprintf(path, sizeof path, "%s%smodalias", name, name[0] ? "/" : "");
+    int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t n = read(fd, buf, cap - 1);
+        close(fd);
+        return n > 0 ? std::string_view(buf, static_cast<size_t>(n)) : std::string_view{};
+    }
+    snprintf(path, sizeof path, "%s%suevent", name, name[0] ? "/" : "");
+    fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return {};
+    ssize_t n = read(fd, buf, cap - 1);
+    close(fd);
+    return n > 0 ? uevent_modalias(std::string_view(buf, static_cast<size_t>(n))) : std::string_view{};
+}
+
+void walk(int dirfd, int depth, const ModaliasSink& sink) {
     if (depth > max_walk_depth) return;
     char buf[4096];
-    int fd = openat(dirfd, "modalias", O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        ssize_t n = read(fd, buf, sizeof buf - 1);
-        close(fd);
-        if (n > 0) seen.add(std::string_view(buf, static_cast<size_t>(n)));
-    } else if ((fd = openat(dirfd, "uevent", O_RDONLY | O_CLOEXEC)) >= 0) {
-        ssize_t n = read(fd, buf, sizeof buf - 1);
-        close(fd);
-        if (n > 0) seen.add(uevent_modalias(std::string_view(buf, static_cast<size_t>(n))));
-    }
+    sink.add(read_modalias(dirfd, "", buf, sizeof buf));
     int self = dup(dirfd);
     if (self < 0) return;
     DIR* d = fdopendir(self);
@@ -94,107 +91,199 @@ void walk(int dirfd, int depth, Seen& seen) {
         if (e->d_type != DT_DIR || e->d_name[0] == '.') continue;
         int sub = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (sub < 0) continue;
-        walk(sub, depth + 1, seen);
+        walk(sub, depth + 1, sink);
         close(sub);
     }
     closedir(d);
 }
 
-void scan_sysfs(Seen& seen) {
-    int fd = open("/sys/devices", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) {
-        log_message(log_err, "coldplug: cannot read /sys/devices: %s", strerror(errno));
+} // namespace
+
+void ModaliasSink::add(std::string_view alias) const {
+    while (!alias.empty() && (alias.back() == '\n' || alias.back() == ' ' || alias.back() == '\0'))
+        alias.remove_suffix(1);
+    if (!alias.empty()) fn(context, alias);
+}
+
+bool scan_bus_devices(const FsRoot& root, const ModaliasSink& sink) {
+    char path[4096];
+    if (!root.host_path("/sys/bus", path, sizeof path)) return false;
+    int busfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (busfd < 0) return false;
+    DIR* buses = fdopendir(busfd);
+    if (!buses) {
+        close(busfd);
+        return false;
+    }
+    char buf[4096];
+    while (struct dirent* b = readdir(buses)) {
+        if (b->d_name[0] == '.') continue;
+        char sub[300];
+        snprintf(sub, sizeof sub, "%s/devices", b->d_name);
+        int devfd = openat(busfd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (devfd < 0) continue;
+        DIR* devs = fdopendir(devfd);
+        if (!devs) {
+            close(devfd);
+            continue;
+        }
+        while (struct dirent* d = readdir(devs))
+            if (d->d_name[0] != '.') sink.add(read_modalias(devfd, d->d_name, buf, sizeof buf));
+        closedir(devs);
+    }
+    closedir(buses);
+    return true;
+}
+
+bool scan_all_devices(const FsRoot& root, const ModaliasSink& sink) {
+    char path[4096];
+    if (!root.host_path("/sys/devices", path, sizeof path)) return false;
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return false;
+    walk(fd, 0, sink);
+    close(fd);
+    return true;
+}
+
+Coldplug::Coldplug(LoadEngine& engine, const FsRoot& root) : engine_(engine), root_(root) {}
+
+Coldplug::~Coldplug() {
+    if (socket_ >= 0) close(socket_);
+}
+
+void Coldplug::on_modalias(void* self, std::string_view alias) {
+    static_cast<Coldplug*>(self)->add(alias);
+}
+
+void Coldplug::add(std::string_view alias) {
+    ++scanned_;
+    if (seen_.find(alias)) return;
+    if (seen_count_ >= max_modaliases) {
+        if (!capped_)
+            log_message(log_warning, "coldplug: more than %u distinct modaliases; the rest are ignored",
+                        max_modaliases);
+        capped_ = true;
         return;
     }
-    seen.scanned = 0;
-    walk(fd, 0, seen);
-    close(fd);
-    if (seen.scanned > seen.devices) seen.devices = seen.scanned;
+    std::string_view stored = arena_.dup(alias);
+    if (stored.empty() || !seen_.insert(stored, true)) return;
+    ++seen_count_;
+    ++result_.modaliases;
+    ++fresh_;
+    // A device without a driver module is normal: said with -v only.
+    Error why;
+    if (!engine_.submit(stored, Origin::device, &why))
+        log_message(log_debug, "coldplug: no module for %.*s", static_cast<int>(stored.size()), stored.data());
 }
 
-int open_uevents() {
-    int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, netlink_kobject_uevent);
-    if (fd < 0) return -1;
-    NetlinkAddress addr;
-    memset(&addr, 0, sizeof addr);
-    addr.nl_family = AF_NETLINK;
-    addr.nl_groups = 1;  // the kernel's own uevents
-    if (bind(fd, reinterpret_cast<struct sockaddr*>(&addr), sizeof addr) < 0) {
-        close(fd);
-        return -1;
+void Coldplug::start() {
+    start_ns_ = monotonic_ns();
+    // Where a sysroot is given (tests), there is no kernel to listen to.
+    if (!root_.active()) {
+        socket_ = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, netlink_kobject_uevent);
+        if (socket_ >= 0) {
+            NetlinkAddress addr;
+            memset(&addr, 0, sizeof addr);
+            addr.nl_family = AF_NETLINK;
+            addr.nl_groups = 1;  // the kernel's own uevents
+            if (bind(socket_, reinterpret_cast<struct sockaddr*>(&addr), sizeof addr) < 0) {
+                close(socket_);
+                socket_ = -1;
+            }
+        }
+        if (socket_ < 0)
+            log_message(log_info, "coldplug: no uevent socket (%s): reading the buses after each round",
+                        strerror(errno));
     }
-    return fd;
+    rescan();
 }
 
-// Reads the uevents that arrived within wait_ms; true if any came.
-bool drain_uevents(int fd, int wait_ms, Seen& seen) {
-    if (fd < 0) return false;
-    bool any = false;
+void Coldplug::rescan() {
+    fresh_ = 0;
+    scanned_ = 0;
+    ModaliasSink sink{this, on_modalias};
+    if (!scan_bus_devices(root_, sink)) log_message(log_err, "coldplug: cannot read /sys/bus: %s", strerror(errno));
+    if (scanned_ > result_.devices) result_.devices = scanned_;
+    log_message(log_debug, "coldplug: %u devices with a modalias, %u new modaliases", scanned_, fresh_);
+}
+
+unsigned Coldplug::read_events() {
+    if (socket_ < 0) return 0;
+    fresh_ = 0;
     char msg[8192];
     for (;;) {
-        struct pollfd p = {fd, POLLIN, 0};
-        if (poll(&p, 1, any ? 0 : wait_ms) <= 0) break;
-        ssize_t n = recv(fd, msg, sizeof msg - 1, 0);
+        NetlinkAddress from;
+        socklen_t len = sizeof from;
+        memset(&from, 0, sizeof from);
+        ssize_t n = recvfrom(socket_, msg, sizeof msg - 1, 0, reinterpret_cast<struct sockaddr*>(&from), &len);
         if (n <= 0) break;
-        any = true;
+        // The kernel sends from port 0; anyone else is not to be believed.
+        if (len < sizeof from || from.nl_family != AF_NETLINK || from.nl_pid != 0) continue;
         // "add@/devices/...\0KEY=value\0..."; only additions matter.
         std::string_view all(msg, static_cast<size_t>(n));
         if (!starts_with(all, "add@")) continue;
         size_t at = all.find('\0');
         while (at != std::string_view::npos && at + 1 < all.size()) {
             size_t end = all.find('\0', at + 1);
-            std::string_view kv = all.substr(at + 1, end == std::string_view::npos ? all.size() - at - 1 : end - at - 1);
-            if (starts_with(kv, "MODALIAS=")) seen.add(kv.substr(9));
+            std::string_view kv =
+                all.substr(at + 1, end == std::string_view::npos ? all.size() - at - 1 : end - at - 1);
+            if (starts_with(kv, "MODALIAS=")) add(kv.substr(9));
             at = end;
         }
     }
-    return any;
+    return fresh_;
 }
 
-} // namespace
+bool Coldplug::settle() {
+    if (!engine_.idle()) return false;
+    if (socket_ >= 0) return read_events() == 0 && engine_.idle();
+    // No socket: what the last round loaded may have brought devices.
+    if (engine_.loaded() == loaded_at_scan_) return true;
+    loaded_at_scan_ = engine_.loaded();
+    rescan();
+    return fresh_ == 0 && engine_.idle();
+}
+
+ColdplugResult Coldplug::finish(unsigned loaded_before) {
+    result_.loaded = engine_.loaded() - loaded_before;
+    result_.elapsed_ns = monotonic_ns() - start_ns_;
+    return result_;
+}
 
 ColdplugResult coldplug(Context& ctx, LoadLog& log, unsigned jobs, unsigned timeout_ms) {
-    uint64_t start = monotonic_ns();
-    uint64_t deadline = start + static_cast<uint64_t>(timeout_ms) * 1000000ull;
-    Seen* seen = new (std::nothrow) Seen;
-    ColdplugResult result{};
-    if (!seen) return result;
-    unsigned loaded_before = log.totals().loaded;
-    int events = open_uevents();
-    if (events < 0) log_message(log_info, "coldplug: no uevent socket (%s): scanning /sys only", strerror(errno));
+    (void)log;
+    uint64_t deadline = monotonic_ns() + static_cast<uint64_t>(timeout_ms) * 1000000ull;
+    LoadEngine* engine = new (std::nothrow) LoadEngine(ctx);
+    Coldplug* cp = engine ? new (std::nothrow) Coldplug(*engine, FsRoot(ctx.options().sysroot)) : nullptr;
+    if (!cp) {
+        delete engine;
+        log_message(log_err, "coldplug: out of memory");
+        return {};
+    }
+    engine->start(jobs);
+    cp->start();
     bool timed_out = false;
-    for (unsigned pass = 0;; ++pass) {
-        scan_sysfs(*seen);
-        drain_uevents(events, 0, *seen);
-        if (seen->fresh.empty()) {
-            // Quiet for a moment? Devices from the last loads may still be
-            // on their way.
-            if (!drain_uevents(events, 150, *seen) || seen->fresh.empty()) break;
-        }
-        Vec<std::string_view> batch;
-        for (std::string_view a : seen->fresh) batch.push(a);
-        seen->fresh.clear();
-        result.modaliases += static_cast<unsigned>(batch.size());
-        log_message(log_debug, "coldplug pass %u: %zu new modaliases", pass + 1, batch.size());
-        Vec<std::string_view> not_found;  // devices without a driver module: normal
-        if (jobs > 1) {
-            ctx.load_parallel(batch, jobs, not_found);
-        } else {
-            for (std::string_view a : batch) ctx.load(a, {});
-        }
-        if (monotonic_ns() >= deadline) {
+    for (;;) {
+        // Loads and uevents, whichever comes first.
+        struct pollfd p[2] = {{engine->fd(), POLLIN, 0}, {cp->fd(), POLLIN, 0}};
+        engine->pump();
+        if (cp->fd() >= 0) cp->read_events();
+        if (cp->settle()) break;
+        uint64_t now = monotonic_ns();
+        if (now >= deadline) {
             timed_out = true;
             break;
         }
+        uint64_t left_ms = (deadline - now) / 1000000 + 1;
+        poll(p, 2, left_ms > 1000 ? 1000 : static_cast<int>(left_ms));
     }
-    if (events >= 0) close(events);
-    result.devices = seen->devices;
-    result.loaded = log.totals().loaded - loaded_before;
-    result.elapsed_ns = monotonic_ns() - start;
+    ColdplugResult result = cp->finish(0);
     if (timed_out)
         log_message(log_warning, "coldplug: stopped after %u ms (timeout); devices may be missing", timeout_ms);
     log_message(log_notice, "coldplug: %u devices, %u modules loaded in %s ms", result.devices, result.loaded,
                 Millis(result.elapsed_ns, 1).c_str());
+    delete cp;
+    delete engine;  // waits for what still runs (a kernel call cannot be taken back)
     return result;
 }
 

@@ -1,13 +1,16 @@
 // Init mode: earlymod as the initramfs's /init (PID 1), or `earlymod init`.
 //
 //   1. mount /proc, /sys, /dev (devtmpfs) and /run (tmpfs) where missing;
-//   2. load the wanted modules (as `earlymod load`), with earlymod.jobs=
-//      workers (default: the online CPUs), then coldplug the devices that
-//      are present (earlymod.coldplug=0 turns that off);
-//   3. load the root filesystem's module (alias fs-TYPE, as the kernel's
-//      request_module asks for it);
-//   4. wait for root= (rootdelay= first; rootwait waits for ever; else at
-//      most earlymod.roottimeout= seconds, 30 by default);
+//   2. start one load run (load_engine.h) with earlymod.jobs= workers
+//      (default: the online CPUs): the wanted modules (as `earlymod load`),
+//      the root filesystem's module (fs-TYPE for rootfstype=, as the
+//      kernel's request_module asks for it), and coldplug's drivers for the
+//      devices present (earlymod.coldplug=0 turns that off), all at once;
+//   3. meanwhile wait for root= (rootdelay= first; rootwait waits for
+//      ever; else at most earlymod.roottimeout= seconds, 30 by default,
+//      which also bounds install commands); without rootfstype=, load the
+//      module of the filesystem the device holds;
+//   4. wait for the run to end (what loads cannot be stopped halfway);
 //   5. mount it on /root with rootfstype=, rootflags= and ro/rw;
 //   6. move /dev, /proc, /sys and /run into it, delete the initramfs's
 //      files (their memory is freed), and switch root: MS_MOVE onto "/"
@@ -18,6 +21,7 @@
 // PID 1 must never exit: that panics the kernel.
 #include <dirent.h>
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -48,10 +52,11 @@ constexpr unsigned long default_root_timeout_s = 30;
 constexpr unsigned long ramfs_magic = 0x858458f6;
 constexpr unsigned long tmpfs_magic = 0x01021994;
 
-void sleep_ms(unsigned ms) {
-    struct timespec ts = {static_cast<time_t>(ms / 1000), static_cast<long>(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
-    }
+// Seconds from the command line as nanoseconds, saturated: a huge value
+// means "very long", never a short wrapped one.
+uint64_t saturating_seconds_ns(unsigned long s) {
+    constexpr uint64_t max_s = UINT64_MAX / 1000000000ull;
+    return s >= max_s ? UINT64_MAX : s * 1000000000ull;
 }
 
 // Says it in the kernel log (and so on the console) and, in case the
@@ -175,35 +180,6 @@ void root_types(const KernelParams& params, Vec<std::string_view>& types, Arena&
     }
 }
 
-bool wait_for_root(const RootSpec& spec, std::string_view shown, const KernelParams& params, char* device,
-                   size_t cap) {
-    std::string_view v;
-    unsigned long delay = 0, timeout = default_root_timeout_s;
-    if (params.get("rootdelay", &v) && parse_uint(v, &delay) && delay > 0) {
-        log_message(log_notice, "rootdelay: waiting %lu s", delay);
-        sleep_ms(static_cast<unsigned>(delay * 1000));
-    }
-    if (params.get("earlymod.roottimeout", &v)) parse_uint(v, &timeout);
-    bool forever = params.has("rootwait");
-    uint64_t start = monotonic_ns();
-    uint64_t next_note = start + 2000000000ull;
-    int sh = static_cast<int>(shown.size());
-    for (;;) {
-        if (find_root_device(spec, device, cap)) return true;
-        uint64_t now = monotonic_ns();
-        if (!forever && now - start >= timeout * 1000000000ull) {
-            say(log_err, "root device %.*s did not appear within %lu s", sh, shown.data(), timeout);
-            return false;
-        }
-        if (now >= next_note) {
-            log_message(log_notice, "waiting for root device %.*s%s", sh, shown.data(),
-                        forever ? " (rootwait: for as long as it takes)" : "");
-            next_note = now + 10000000000ull;
-        }
-        sleep_ms(20);
-    }
-}
-
 bool switch_root() {
     // Keep the API filesystems: move them under the new root.
     for (const char* m : {"/dev", "/proc", "/sys", "/run"}) {
@@ -255,6 +231,68 @@ void exec_init(const KernelParams& params, char** argv) {
     say(log_err, "no init found on the root filesystem (tried init=, /sbin/init, /etc/init, /bin/init, /bin/sh)");
 }
 
+
+// How long init waits for the root device (earlymod.roottimeout=).
+unsigned long root_timeout_s(const KernelParams& params) {
+    unsigned long timeout = default_root_timeout_s;
+    std::string_view v;
+    if (params.get("earlymod.roottimeout", &v)) parse_uint(v, &timeout);
+    return timeout;
+}
+
+// The load run and the wait for the root device, side by side: loads end,
+// uevents arrive (coldplug), and the device node appears, in any order.
+class BootRun {
+public:
+    BootRun(LoadEngine& engine, Coldplug* coldplug) : engine_(engine), coldplug_(coldplug) {}
+
+    // Handles what happened, then sleeps until something may have: a load
+    // ended, a uevent came (the root device's own among them), or ms.
+    void step(unsigned ms) {
+        engine_.pump();
+        if (coldplug_) coldplug_->read_events();
+        struct pollfd p[2] = {{engine_.fd(), POLLIN, 0}, {coldplug_ ? coldplug_->fd() : -1, POLLIN, 0}};
+        poll(p, 2, static_cast<int>(ms));
+        engine_.pump();
+        if (coldplug_) coldplug_->read_events();
+    }
+    bool done() { return coldplug_ ? coldplug_->settle() : engine_.idle(); }
+
+private:
+    LoadEngine& engine_;
+    Coldplug* coldplug_;
+};
+
+bool wait_for_root(BootRun& run, const RootSpec& spec, std::string_view shown, const KernelParams& params,
+                   char* device, size_t cap) {
+    std::string_view v;
+    unsigned long delay = 0, timeout = root_timeout_s(params);
+    uint64_t start = monotonic_ns();
+    if (params.get("rootdelay", &v) && parse_uint(v, &delay) && delay > 0) {
+        log_message(log_notice, "rootdelay: waiting %lu s", delay);
+        uint64_t until = start + saturating_seconds_ns(delay);
+        while (monotonic_ns() < until) run.step(50);
+        start = monotonic_ns();
+    }
+    bool forever = params.has("rootwait");
+    uint64_t next_note = start + 2000000000ull;
+    int sh = static_cast<int>(shown.size());
+    for (;;) {
+        if (find_root_device(spec, device, cap)) return true;
+        uint64_t now = monotonic_ns();
+        if (!forever && now - start >= saturating_seconds_ns(timeout)) {
+            say(log_err, "root device %.*s did not appear within %lu s", sh, shown.data(), timeout);
+            return false;
+        }
+        if (now >= next_note) {
+            log_message(log_notice, "waiting for root device %.*s%s", sh, shown.data(),
+                        forever ? " (rootwait: for as long as it takes)" : "");
+            next_note = now + 10000000000ull;
+        }
+        run.step(20);
+    }
+}
+
 } // namespace
 
 [[noreturn]] void run_init(int argc, char** argv) {
@@ -269,58 +307,58 @@ void exec_init(const KernelParams& params, char** argv) {
     lg.program = "earlymod";  // not "init": the log says who speaks
     lg.to_kmsg = true;
     lg.verbosity = log_notice;
+    lg.console_level = log_warning;  // a load that hangs is seen on the console
 
     FsRoot root;
-    auto* params = new (std::nothrow) KernelParams;
-    auto* wanted = new (std::nothrow) WantedModules;
+    auto* boot = new (std::nothrow) BootSetup;
     auto* ctx = new (std::nothrow) Context;
     auto* arena = new (std::nothrow) Arena;
-    if (!params || !wanted || !ctx || !arena) {
+    if (!boot || !ctx || !arena) {
         say(log_err, "out of memory");
         emergency(argv);
     }
-    params->load(root);
-    if (params->flag("earlymod.debug", false)) lg.verbosity = log_debug;
-    wanted->add_from_cmdline(*params);
-    wanted->add_from_dirs(root);
-
-    Options opt;
-    LoadLog log(params);
-    log.attach(opt);
-    unsigned long jobs = 0;
-    std::string_view v;
-    if (params->get("earlymod.jobs", &v)) parse_uint(v, &jobs);
-    if (!jobs || jobs > Context::max_jobs) jobs = default_jobs();
-    Error err = ctx->open(opt);
+    boot->prepare(root, nullptr, 0);
+    const KernelParams& params = boot->params;
+    LoadLog& log = boot->log;
+    // An install command may not hold the boot longer than the root may.
+    uint64_t limit_ms = saturating_seconds_ns(root_timeout_s(params)) / 1000000ull;
+    boot->options.command_timeout_ms = limit_ms > 0xffffffffull ? 0xffffffffu : static_cast<unsigned>(limit_ms);
+    Error err = ctx->open(boot->options);
     if (!err.ok()) say(log_err, "%s", err.message());
-    else load_modules(*ctx, log, wanted->names(), static_cast<unsigned>(jobs));
-
-    // The drivers for the hardware that is there (earlymod.coldplug=0: no).
-    bool want_coldplug = params->flag("earlymod.coldplug", true);
-    if (err.ok() && want_coldplug) {
-        log.set_quiet_present(true);
-        coldplug(*ctx, log, static_cast<unsigned>(jobs), default_coldplug_timeout_ms);
-        log.set_quiet_present(false);
+    auto* engine = new (std::nothrow) LoadEngine(*ctx);
+    if (!engine) {
+        say(log_err, "out of memory");
+        emergency(argv);
     }
+    engine->start(boot->jobs);
+    log.begin();
 
-    // The root filesystem's module, asked for as the kernel would.
+    // One run: the wanted list, the root's filesystem, the devices.
     Vec<std::string_view> types;
-    root_types(*params, types, *arena);
+    root_types(params, types, *arena);
     std::string_view rootfstype;
-    if (err.ok() && params->get("rootfstype", &rootfstype)) {
-        for (std::string_view t : types) {
-            std::string_view alias = arena->concat("fs-", t);
-            Error e = ctx->load(alias, {});
-            if (!e.ok() && ctx->last_not_found())
-                log_message(log_info, "no module for filesystem %.*s (built in, or missing)",
-                            static_cast<int>(t.size()), t.data());
+    bool have_rootfstype = params.get("rootfstype", &rootfstype);
+    Coldplug* cp = nullptr;
+    if (err.ok()) {
+        submit_wanted(*engine, log, boot->wanted.names());
+        if (have_rootfstype) {
+            for (std::string_view t : types) {
+                if (!engine->submit(arena->concat("fs-", t), Origin::root_fs))
+                    log_message(log_info, "no module for filesystem %.*s (built in, or missing)",
+                                static_cast<int>(t.size()), t.data());
+            }
+        }
+        if (params.flag("earlymod.coldplug", true)) {
+            cp = new (std::nothrow) Coldplug(*engine, root);
+            if (cp) cp->start();
         }
     }
+    BootRun run(*engine, cp);
 
     std::string_view root_arg;
     RootSpec spec;
     char device[512];
-    if (!params->get("root", &root_arg) || root_arg.empty()) {
+    if (!params.get("root", &root_arg) || root_arg.empty()) {
         say(log_err, "no root= on the kernel command line");
         emergency(argv);
     }
@@ -329,25 +367,35 @@ void exec_init(const KernelParams& params, char** argv) {
             static_cast<int>(root_arg.size()), root_arg.data());
         emergency(argv);
     }
-    if (!wait_for_root(spec, root_arg, *params, device, sizeof device)) emergency(argv);
-    if (rootfstype.empty()) {
+    if (!wait_for_root(run, spec, root_arg, params, device, sizeof device)) emergency(argv);
+    if (!have_rootfstype) {
         // No rootfstype=: ask the device, and load that filesystem's module.
         FsIdentity id;
         if (read_fs_identity(device, &id) && id.type[0]) {
             std::string_view t = arena->dup(id.type);
-            if (err.ok()) ctx->load(arena->concat("fs-", t), {});
+            if (err.ok()) engine->submit(arena->concat("fs-", t), Origin::root_fs);
             types.clear();
             types.push(t);
         }
     }
-    if (!mount_root(device, *params, types)) emergency(argv);
+    // Everything asked for has its outcome (and coldplug found no new
+    // device) before the root is mounted and the initramfs goes away.
+    while (!run.done()) run.step(1000);
+    log.summary(monotonic_ns() - log.origin());
+    if (cp) {
+        ColdplugResult r = cp->finish(0);
+        log_message(log_notice, "coldplug: %u devices, %u modaliases", r.devices, r.modaliases);
+    }
+    if (!mount_root(device, params, types)) emergency(argv);
     // The timing report, for the booted system to read (/run moves along).
     mkdir("/run/earlymod", 0755);
-    Error te = log.write_timings("/run/earlymod/timings.json", static_cast<unsigned>(jobs));
+    Error te = log.write_timings("/run/earlymod/timings.json", boot->jobs);
     if (!te.ok()) log_message(log_warning, "%s", te.message());
     log_message(log_notice, "initramfs done in %s ms", Millis(monotonic_ns() - t0, 1).c_str());
+    delete cp;
+    delete engine;
     if (!switch_root()) emergency(argv);
-    exec_init(*params, argv);
+    exec_init(params, argv);
     emergency(argv);
 }
 

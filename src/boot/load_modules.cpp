@@ -4,8 +4,12 @@
 #include <string.h>
 #include <time.h>
 
+#include <new>
+
 #include "earlymod/boot.h"
+#include "earlymod/load_engine.h"
 #include "earlymod/output.h"
+#include "earlymod/text.h"
 
 namespace earlymod {
 
@@ -35,30 +39,19 @@ bool LoadLog::failed_benignly(const Module* m) const {
 
 void LoadLog::handle(const Report& r) {
     const Module& m = *r.module;
+    // A module file that modules.dep names but that cannot be opened: a
+    // damaged image (or, for coldplug, a driver the image left out).
+    bool file_missing = r.outcome == Outcome::failed && r.error.stage() == Stage::open;
+    bool device = r.origin == Origin::device;
     // Coldplug tries drivers for every device, most of them builtin or not
     // in the image: only what it really did goes into the timing report.
-    bool noise = quiet_present_ && r.outcome != Outcome::loaded &&
-                 !(r.outcome == Outcome::failed && !(r.error.code() == ENOENT && strstr(r.error.message(), "could not open")));
+    bool noise = device && r.outcome != Outcome::loaded && !(r.outcome == Outcome::failed && !file_missing);
     // One at a time (no worker pool): the calling thread is worker 0.
     int worker = r.worker < 0 && r.start_ns ? 0 : r.worker;
     if (!noise) timings_.push({m.name, r.start_ns, r.end_ns, r.outcome, worker});
     int n = static_cast<int>(m.name.size());
     const char* name = m.name.data();
     uint64_t took = r.end_ns > r.start_ns ? r.end_ns - r.start_ns : 0;
-    // One name at a time, each name's load reports again the modules it
-    // shares with the names before it (already present, or failing
-    // again): a module counts once, as in parallel mode.
-    bool inserted = true;
-    counted_.insert(m.name, true, &inserted);
-    if (!inserted) {
-        if (r.outcome == Outcome::failed && failed_benignly(&m) && !noise && !timings_.empty())
-            timings_.back().outcome = Outcome::skipped;  // as the first time
-        static const char* const outcomes[] = {"loaded", "present", "failed", "skipped", "blacklisted"};
-        log_message(r.outcome == Outcome::loaded ? log_notice : log_debug, "%.*s %s again%s%s", n, name,
-                    outcomes[static_cast<int>(r.outcome)], r.error.ok() ? "" : ": ",
-                    r.error.ok() ? "" : r.error.message());
-        return;
-    }
     switch (r.outcome) {
     case Outcome::loaded:
         ++totals_.loaded;
@@ -72,15 +65,16 @@ void LoadLog::handle(const Report& r) {
         return;
     case Outcome::present:
         ++totals_.present;
-        log_message(quiet_present_ ? log_debug : log_notice, "%.*s already present%s", n, name,
+        log_message(device ? log_debug : log_notice, "%.*s already present%s", n, name,
                     m.builtin == 1 ? " (builtin)" : "");
         return;
     case Outcome::blacklisted:
         ++totals_.benign;
-        log_message(log_notice, "%.*s is blacklisted (modprobe.d), skipped", n, name);
+        log_message(device ? log_debug : log_notice, "%.*s is blacklisted (modprobe.d or modprobe.blacklist=), not loaded",
+                    n, name);
         return;
     case Outcome::skipped: {
-        if (quiet_present_) {
+        if (device) {
             // Mostly drivers whose modules are not in this image.
             ++totals_.benign;
             log_message(log_debug, "coldplug: %.*s skipped: %s", n, name, r.error.message());
@@ -96,21 +90,20 @@ void LoadLog::handle(const Report& r) {
         break;
     }
     int code = r.error.code();
-    if (quiet_present_) {
+    if (device) {
         ++totals_.benign;
         if (bool* b = benign_failure_.insert(m.name, true)) *b = true;
         // Expected, so not worth a warning: the image lacks the driver, or
         // the driver does not take this device (ENODEV: a CPU feature
         // driver on another CPU, crc32c_intel without SSE4.2), as udev
         // finds for most drivers it tries.
-        bool expected = (code == ENOENT && strstr(r.error.message(), "could not open")) || code == ENODEV;
+        bool expected = file_missing || code == ENODEV;
         log_message(expected ? log_debug : log_warning, "coldplug: %.*s not loaded: %s", n, name, r.error.message());
         return;
     }
     // ENOENT from the kernel means hardware or a symbol that is not there;
-    // from opening the file, that modules.dep names a file the image lacks:
-    // a damaged image, a real failure.
-    bool file_missing = code == ENOENT && strstr(r.error.message(), "could not open");
+    // from opening the file (file_missing), that modules.dep names a file
+    // the image lacks: a damaged image, a real failure.
     // A benign failure is "skipped" in the timing report, as in the log.
     bool benign = (code == EPERM && kernel_blacklisted(m.name)) || code == ENODEV ||
                   (code == ENOENT && !file_missing) || !r.required;
@@ -137,7 +130,7 @@ void LoadLog::handle(const Report& r) {
 
 void LoadLog::not_found(std::string_view name, const Error& why) {
     ++totals_.failed;
-    if (why.code() == ENOENT && strncmp(why.message(), "Module ", 7) == 0)
+    if (why.code() == ENOENT && why.stage() == Stage::resolve)
         log_message(log_err, "module %.*s not found", static_cast<int>(name.size()), name.data());
     else
         log_message(log_err, "module %.*s: %s", static_cast<int>(name.size()), name.data(), why.message());
@@ -154,32 +147,58 @@ void LoadLog::summary(uint64_t elapsed_ns) {
                 totals_.loaded, totals_.present, totals_.failed, Millis(elapsed_ns, 1).c_str());
 }
 
+bool BootSetup::prepare(const FsRoot& root, const Vec<std::string_view>* files, unsigned long cli_jobs) {
+    params.load(root);
+    Logger& lg = logger();
+    if (params.flag("earlymod.debug", false) && lg.verbosity < log_debug) lg.verbosity = log_debug;
+    bool ok = true;
+    if (files && !files->empty()) {
+        for (std::string_view f : *files) ok &= wanted.add_from_file(root, f);
+    } else {
+        wanted.add_from_cmdline(params);
+        wanted.add_from_dirs(root);
+    }
+    log.attach(options);
+    unsigned long j = cli_jobs;
+    std::string_view v;
+    if (!j && params.get("earlymod.jobs", &v)) parse_uint(v, &j);
+    if (!j || j > Context::max_jobs) j = default_jobs();
+    jobs = static_cast<unsigned>(j);
+    return ok;
+}
+
 unsigned default_jobs() {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     if (n < 1) return 1;
     return n > static_cast<long>(Context::max_jobs) ? Context::max_jobs : static_cast<unsigned>(n);
 }
 
-LoadTotals load_modules(Context& ctx, LoadLog& log, const Vec<std::string_view>& names, unsigned jobs) {
+void LoadLog::begin() {
     uint64_t start = monotonic_ns();
-    log.set_origin(start);
-    log.totals() = LoadTotals{};
-    if (jobs > 1) {
-        Vec<std::string_view> not_found;
-        ctx.load_parallel(names, jobs, not_found);
-        for (std::string_view name : not_found)
-            log.not_found(name, ctx.index_error().ok() ? Error::make(ENOENT, "Module %.*s not found",
-                                                                       static_cast<int>(name.size()), name.data())
-                                                       : ctx.index_error());
-    } else {
-        for (std::string_view name : names) {
-            // Per-module outcomes arrive through the report callback; what
-            // is left here is the case of a name that resolves to nothing.
-            Error e = ctx.load(name, {});
-            if (!e.ok() && ctx.last_not_found()) log.not_found(name, e);
-        }
+    set_origin(start);
+    totals_ = LoadTotals{};
+}
+
+void submit_wanted(LoadEngine& engine, LoadLog& log, const Vec<std::string_view>& names) {
+    for (std::string_view name : names) {
+        Error why;
+        if (!engine.submit(name, Origin::wanted, &why)) log.not_found(name, why);
     }
-    log.summary(monotonic_ns() - start);
+}
+
+LoadTotals load_modules(Context& ctx, LoadLog& log, const Vec<std::string_view>& names, unsigned jobs) {
+    log.begin();
+    LoadEngine* engine = new (std::nothrow) LoadEngine(ctx);
+    if (!engine) {
+        log_message(log_err, "out of memory");
+        ++log.totals().failed;
+        return log.totals();
+    }
+    engine->start(jobs);
+    submit_wanted(*engine, log, names);
+    engine->wait(0);
+    delete engine;
+    log.summary(monotonic_ns() - log.origin());
     return log.totals();
 }
 

@@ -82,12 +82,14 @@ int run_coldplug(int argc, char** argv) {
     if (!ctx) return 1;
     LoadLog log(nullptr);
     log.attach(opt);
-    log.set_quiet_present(true);
+    // A command that hangs is killed when the time is up.
+    opt.command_timeout_ms = static_cast<unsigned>(timeout_s * 1000);
     Error err = ctx->open(opt);
     if (!err.ok()) {
         log_message(log_err, "%s", err.message());
         return 1;
     }
+    log.begin();
     coldplug(*ctx, log, static_cast<unsigned>(jobs), static_cast<unsigned>(timeout_s * 1000));
     return log.totals().ok() ? 0 : 1;
 }

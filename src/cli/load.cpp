@@ -60,7 +60,13 @@ const struct option load_options[] = {
 int run_load(int argc, char** argv) {
     Logger& lg = logger();
     lg.verbosity = log_notice;
-    Options opt;
+    auto* boot = new (std::nothrow) BootSetup;
+    auto* ctx = new (std::nothrow) Context;
+    if (!boot || !ctx) {
+        log_message(log_err, "out of memory");
+        return 1;
+    }
+    Options& opt = boot->options;
     Vec<std::string_view> config_paths;
     unsigned long jobs = 0;
     const char* timings = nullptr;
@@ -92,38 +98,19 @@ int run_load(int argc, char** argv) {
     opt.config_paths = config_paths.data();
     opt.n_config_paths = config_paths.size();
     FsRoot root(opt.sysroot);
-
-    auto* params = new (std::nothrow) KernelParams;
-    auto* wanted = new (std::nothrow) WantedModules;
-    auto* ctx = new (std::nothrow) Context;
-    if (!params || !wanted || !ctx) {
-        log_message(log_err, "out of memory");
-        return 1;
-    }
-    params->load(root);
-    if (params->flag("earlymod.debug", false) && lg.verbosity < log_debug) lg.verbosity = log_debug;
-    bool files_ok = true;
-    if (optind < argc) {
-        for (int i = optind; i < argc; ++i) files_ok &= wanted->add_from_file(root, argv[i]);
-    } else {
-        wanted->add_from_cmdline(*params);
-        wanted->add_from_dirs(root);
-    }
-    LoadLog log(params);
-    log.attach(opt);
+    Vec<std::string_view> files;
+    for (int i = optind; i < argc; ++i) files.push(argv[i]);
+    bool files_ok = boot->prepare(root, &files, jobs);
     Error err = ctx->open(opt);
     if (!err.ok()) {
         log_message(log_err, "%s", err.message());
         return 1;
     }
-    if (wanted->names().empty()) log_message(log_info, "no modules wanted");
-    std::string_view v;
-    if (!jobs && params->get("earlymod.jobs", &v)) parse_uint(v, &jobs);
-    if (!jobs || jobs > Context::max_jobs) jobs = default_jobs();
-    LoadTotals t = load_modules(*ctx, log, wanted->names(), static_cast<unsigned>(jobs));
+    if (boot->wanted.names().empty()) log_message(log_info, "no modules wanted");
+    LoadTotals t = load_modules(*ctx, boot->log, boot->wanted.names(), boot->jobs);
     bool timings_ok = true;
     if (timings) {
-        Error e = log.write_timings(timings, static_cast<unsigned>(jobs));
+        Error e = boot->log.write_timings(timings, boot->jobs);
         if (!e.ok()) {
             log_message(log_err, "%s", e.message());
             timings_ok = false;

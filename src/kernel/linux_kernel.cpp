@@ -45,21 +45,29 @@ bool sys_module_path(const FsRoot& root, std::string_view name, const char* leaf
 // Which algorithm the running kernel can decompress modules with:
 // /sys/module/compression ("xz", "gzip" or "zstd"; Linux 5.17+ with
 // CONFIG_MODULE_DECOMPRESS). Read once.
+// Workers call this at once: the answer is kept in one word read and
+// written atomically (0: not read yet, else the Compression plus one); two
+// threads may both read the file the first time, and store the same
+// answer. (The __atomic builtins: <atomic> drags in libstdc++'s mutexes,
+// which a musl build cannot compile.)
 Compression LinuxKernel::kernel_compression() {
-    if (!compression_known_) {
-        compression_known_ = true;
+    int known = __atomic_load_n(&kernel_compression_, __ATOMIC_ACQUIRE);
+    if (known) return static_cast<Compression>(known - 1);
+    Compression found = Compression::none;
+    {
         char path[4096];
         char buf[32];
         if (root_.host_path("/sys/module/compression", path, sizeof path) &&
             read_small_file(path, buf, sizeof buf) > 0) {
             std::string_view s(buf);
             while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.remove_suffix(1);
-            if (s == "xz") kernel_compression_ = Compression::xz;
-            else if (s == "gzip") kernel_compression_ = Compression::gzip;
-            else if (s == "zstd") kernel_compression_ = Compression::zstd;
+            if (s == "xz") found = Compression::xz;
+            else if (s == "gzip") found = Compression::gzip;
+            else if (s == "zstd") found = Compression::zstd;
         }
     }
-    return kernel_compression_;
+    __atomic_store_n(&kernel_compression_, static_cast<int>(found) + 1, __ATOMIC_RELEASE);
+    return found;
 }
 
 Error LinuxKernel::load(const char* host_path, std::string_view shown_path, std::string_view params,
@@ -74,7 +82,7 @@ Error LinuxKernel::load(const char* host_path, std::string_view shown_path, std:
     if (fd < 0) {
         int e = errno;
         free(args);
-        return Error::make(e, "could not open %.*s: %s", shown_len, shown_path.data(), strerror(e));
+        return Error::make(e, "could not open %.*s: %s", shown_len, shown_path.data(), strerror(e)).at(Stage::open);
     }
     unsigned char magic[6] = {};
     ssize_t got = pread(fd, magic, sizeof magic, 0);
@@ -97,7 +105,11 @@ Error LinuxKernel::load(const char* host_path, std::string_view shown_path, std:
         if (fstat(fd, &st) == 0 && st.st_size > 0)
             map = mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
         if (map == MAP_FAILED) {
-            e = errno ? errno : EINVAL;
+            int me = errno ? errno : EINVAL;
+            close(fd);
+            free(args);
+            return Error::make(me, "could not read %.*s: %s", shown_len, shown_path.data(), strerror(me))
+                .at(Stage::open);
         } else {
             const unsigned char* image = static_cast<const unsigned char*>(map);
             size_t size = static_cast<size_t>(st.st_size);
@@ -109,7 +121,8 @@ Error LinuxKernel::load(const char* host_path, std::string_view shown_path, std:
                     close(fd);
                     free(args);
                     return Error::make(ENOEXEC, "could not decompress %.*s (%s): %s", shown_len, shown_path.data(),
-                                       compression_name(c), d.error);
+                                       compression_name(c), d.error)
+                        .at(Stage::decompress);
                 }
                 image = d.data;
                 size = d.size;
@@ -122,7 +135,7 @@ Error LinuxKernel::load(const char* host_path, std::string_view shown_path, std:
     }
     close(fd);
     free(args);
-    if (e) return Error::make(e, "could not load %.*s: %s", shown_len, shown_path.data(), strerror(e));
+    if (e) return Error::make(e, "could not load %.*s: %s", shown_len, shown_path.data(), strerror(e)).at(Stage::kernel);
     return {};
 }
 

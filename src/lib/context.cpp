@@ -71,13 +71,77 @@ bool Context::in_kernel(Module* m) {
     return kernel_->state(m->name) == ModuleState::live;
 }
 
-Error Context::insert(Module* m, std::string_view params) {
-    int nl = static_cast<int>(m->name.size());
-    char shown[4096];
-    std::string_view path = resolver_.path(m, shown, sizeof shown);
-    if (path.empty()) return Error::make(ENOENT, "could not find module by name='%.*s'", nl, m->name.data());
+Context::Step Context::prepare_step(Module* m, std::string_view extra) {
+    Step step;
+    step.module = m;
+    if (m->unusable) {
+        step.kind = Step::refused;
+        return step;
+    }
+    // Configured options, then the caller's; kmod joins them with a blank
+    // even when the second is empty.
+    std::string_view conf = resolver_.options(m);
+    if (conf.empty() && extra.empty()) step.params = std::string_view("", 0);
+    else if (conf.empty()) step.params = resolver_.arena().dup(extra);
+    else step.params = resolver_.arena().concat(resolver_.arena().concat(conf, " "), extra);
+    std::string_view command;
+    if (resolver_.install_command(m, &command) && !m->ignore_command) {
+        step.kind = Step::install;
+        step.command = command;
+        report(Action::install, m, command, step.params);
+        return step;
+    }
+    char buf[4096];
+    std::string_view path = resolver_.path(m, buf, sizeof buf);
+    if (path.empty()) {
+        step.kind = resolver_.is_builtin(m) ? Step::builtin : Step::missing;
+        if (step.kind == Step::builtin) report(Action::builtin, m, m->name, step.params);
+        return step;
+    }
+    step.kind = Step::file;
+    report(Action::insmod, m, path, step.params);
+    if (options_->dry_run) return step;  // nothing will be opened
+    step.shown_path = resolver_.arena().dup(path);
     char host[4096];
-    if (!root_.host_path(path, host, sizeof host)) return Error::make(ENAMETOOLONG, "module path too long");
+    if (root_.host_path(path, host, sizeof host)) step.host_path = resolver_.arena().dup(host).data();
+    return step;
+}
+
+Outcome Context::run_step(const Step& step, Error* error, bool check_state) {
+    const Module* m = step.module;
+    int nl = static_cast<int>(m->name.size());
+    *error = Error();
+    switch (step.kind) {
+    case Step::refused:
+        // Its modules.dep entry was refused (and reported): loading it, or
+        // printing a plan without it, would be wrong.
+        *error = Error::make(EINVAL, "could not insert '%.*s': its modules.dep entry was refused", nl,
+                             m->name.data())
+                     .at(Stage::resolve);
+        return Outcome::failed;
+    case Step::missing:
+        *error = Error::make(ENOENT, "could not find module by name='%.*s'", nl, m->name.data()).at(Stage::resolve);
+        return Outcome::failed;
+    case Step::builtin:
+        return Outcome::present;
+    case Step::install:
+    case Step::file:
+        break;
+    }
+    if (check_state && !options_->ignore_status && kernel_->state(m->name) == ModuleState::live)
+        return Outcome::present;
+    if (options_->dry_run) return Outcome::loaded;
+    if (step.kind == Step::install) *error = run_command(m, "install", step.command, step.params);
+    else *error = insert(step);
+    if (error->ok()) return Outcome::loaded;
+    return error->code() == EEXIST ? Outcome::present : Outcome::failed;
+}
+
+Error Context::insert(const Step& step) {
+    const Module* m = step.module;
+    int nl = static_cast<int>(m->name.size());
+    if (!step.host_path)
+        return Error::make(ENAMETOOLONG, "module path of %.*s too long", nl, m->name.data()).at(Stage::resolve);
     // EINTR: a signal interrupted the load (while the kernel read the file,
     // or waited for another load of the same module to finish); the module
     // was not loaded, so it is tried again, a few times only. kmod does not
@@ -85,16 +149,18 @@ Error Context::insert(Module* m, std::string_view params) {
     Error e;
     for (unsigned attempt = 0; attempt <= max_interrupted_retries; ++attempt) {
         if (options_->load_function)
-            e = options_->load_function(options_->load_context, *m, host, params, options_->load_flags);
+            e = options_->load_function(options_->load_context, *m, step.host_path, step.params,
+                                        options_->load_flags);
         else
-            e = kernel_->load(host, path, params, options_->load_flags);
+            e = kernel_->load(step.host_path, step.shown_path, step.params, options_->load_flags);
         if (e.code() != EINTR) break;
         log_message(log_debug, "loading %.*s was interrupted (attempt %u)", nl, m->name.data(), attempt + 1);
     }
+    if (!e.ok() && e.stage() == Stage::none) e.at(Stage::kernel);
     return e;
 }
 
-Error Context::run_command(Module* m, std::string_view type, std::string_view command, std::string_view params) {
+Error Context::run_command(const Module* m, std::string_view type, std::string_view command, std::string_view params) {
     int nl = static_cast<int>(m->name.size());
     int tl = static_cast<int>(type.size());
     // $CMDLINE_OPTS stands for the options the module would get.
@@ -147,13 +213,16 @@ Error Context::run_command(Module* m, std::string_view type, std::string_view co
 }
 
 void Context::notify(Module* m, Outcome outcome, const Error& error, bool target, uint64_t start, uint64_t end,
-                     int required, int worker, const Module* cause) {
+                     int required, int worker, const Module* cause, Origin origin) {
     if (!options_->on_report) return;
     bool req = required >= 0 ? required != 0 : target || resolver_.is_required(m);
-    Report r{m, outcome, error, req, target, start, end, worker, cause};
+    Report r{m, outcome, error, req, target, start, end, worker, cause, origin};
     options_->on_report(options_->report_context, r);
 }
 
+// kmod's modprobe for one module: its probe list in order, stopping at the
+// first required module that fails. (Whole lists at boot go through the
+// LoadEngine, which uses the same per-module step.)
 Error Context::probe(Module* target, std::string_view params) {
     const Options& o = *options_;
     if (!o.ignore_status && in_kernel(target)) {
@@ -176,48 +245,28 @@ Error Context::probe(Module* target, std::string_view params) {
     if (memory_exhausted()) return Error::make(ENOMEM, "out of memory resolving %.*s",
                                                static_cast<int>(target->name.size()), target->name.data());
     Error err;
-    Vec<char>& opts = scratch_opts_;
     size_t i = 0;
     for (; i < list.size(); ++i) {
         Module* m = list[i];
         uint64_t start = 0, end = 0;
-        Outcome outcome = Outcome::loaded;
+        Outcome outcome;
         if (m->unusable) {
-            // Its modules.dep entry was refused (and reported): loading it,
-            // or printing a plan without it, would be wrong.
-            err = Error::make(EINVAL, "could not insert '%.*s': its modules.dep entry was refused",
-                              static_cast<int>(m->name.size()), m->name.data());
-            outcome = Outcome::failed;
+            outcome = run_step(prepare_step(m, {}), &err);
         } else if (!o.ignore_status && in_kernel(m)) {
             err = Error::make(EEXIST, "could not insert '%.*s': Module already in kernel",
                               static_cast<int>(m->name.size()), m->name.data());
             outcome = Outcome::present;
         } else {
-            // Configured options, then (for the target only) the caller's;
-            // kmod joins them with a blank even when the second is empty.
-            std::string_view conf = resolver_.options(m);
-            std::string_view extra = m == target ? params : std::string_view{};
-            opts.clear();
-            for (char c : conf) opts.push(c);
-            if (!conf.empty()) opts.push(' ');
-            for (char c : extra) opts.push(c);
-            std::string_view joined(opts.data() ? opts.data() : "", opts.size());
-            std::string_view command;
+            Step step = prepare_step(m, m == target ? params : std::string_view{});
             start = monotonic_ns();
-            if (resolver_.install_command(m, &command) && !m->ignore_command) {
-                report(Action::install, m, command, joined);
-                if (!o.dry_run) err = run_command(m, "install", command, joined);
-            } else {
-                char buf[4096];
-                std::string_view path = resolver_.path(m, buf, sizeof buf);
-                bool builtin = path.empty() && resolver_.is_builtin(m);
-                if (!path.empty()) report(Action::insmod, m, path, joined);
-                else if (builtin) report(Action::builtin, m, m->name, joined);
-                if (builtin) outcome = Outcome::present;
-                if (!o.dry_run) err = insert(m, joined);
-            }
+            outcome = run_step(step, &err, false);  // its state was read just now
             end = monotonic_ns();
-            if (!err.ok()) outcome = err.code() == EEXIST ? Outcome::present : Outcome::failed;
+            // modprobe -D/-n prints a builtin module and goes on; a module
+            // without a file is loaded by name, as kmod does (and fails).
+            if (step.kind == Step::missing && o.dry_run) {
+                outcome = Outcome::loaded;
+                err = Error();
+            }
         }
         notify(m, outcome, err, m == target, start, end);
         if (err.code() == EEXIST && m == target && o.first_time) break;

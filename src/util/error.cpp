@@ -15,4 +15,16 @@ Error Error::make(int code, const char* fmt, ...) {
     return e;
 }
 
+const char* stage_name(Stage stage) {
+    switch (stage) {
+    case Stage::none: return "none";
+    case Stage::resolve: return "resolve";
+    case Stage::open: return "open";
+    case Stage::decompress: return "decompress";
+    case Stage::kernel: return "kernel";
+    case Stage::command: return "command";
+    }
+    return "none";
+}
+
 } // namespace earlymod

@@ -112,6 +112,14 @@ void log_vmessage(int level, const char* fmt, va_list ap) {
     while (n > 0 && line[n - 1] == '\n') --n;
     line[n++] = '\n';
     if (lg.to_kmsg) {
+        if (level <= lg.console_level) {
+            int fd = open("/dev/console", O_WRONLY | O_CLOEXEC | O_NOCTTY);
+            if (fd >= 0) {
+                size_t tag = line[0] == '<' ? static_cast<size_t>(strchr(line, '>') - line) + 1 : 0;
+                write_all(fd, line + tag, n - tag);
+                close(fd);
+            }
+        }
         int fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC | O_NOCTTY);
         if (fd >= 0) {
             write_all(fd, line, n);

@@ -92,7 +92,7 @@ Error FakeKernel::load(const char* host_path, std::string_view, std::string_view
     --running_;
     end_ns_[mod] = earlymod::monotonic_ns();
     if (err == EEXIST) live_.insert(mod);
-    if (err) return Error::make(err, "could not load %s: %s", mod.c_str(), strerror(err));
+    if (err) return Error::make(err, "could not load %s: %s", mod.c_str(), strerror(err)).at(earlymod::Stage::kernel);
     loaded_.push_back(mod);
     live_.insert(mod);
     return {};

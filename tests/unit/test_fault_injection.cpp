@@ -49,12 +49,12 @@ const std::vector<std::string> plan_modules = {"crc32c_intel", "crc32c_generic",
                                                "raid6_pq",     "xor",            "btrfs",     "e1000e",
                                                "libahci",      "ahci"};
 
-enum class Mode { one_at_a_time, one_worker, workers };
+// The load engine with one worker (one module at a time) and with four.
+enum class Mode { one_worker, workers };
 const char* mode_name(Mode m) {
     switch (m) {
-    case Mode::one_at_a_time: return "one at a time (modprobe's order, jobs 1)";
-    case Mode::one_worker: return "parallel engine, 1 worker";
-    case Mode::workers: return "parallel, 4 workers";
+    case Mode::one_worker: return "1 worker";
+    case Mode::workers: return "4 workers";
     }
     return "?";
 }
@@ -94,21 +94,20 @@ const std::vector<Injection> injections = {
 
 // Where the fault is injected, and what becomes of each module when that
 // module fails (it is then "failed"; modules not listed load).
+// One outcome per module per run: a module that failed is not tried
+// again for the next name that needs it (libcrc32c and crc32c_generic are
+// reached by both xfs and btrfs), and only what needs it is skipped
+// (btrfs's raid6_pq and xor load).
 struct Site {
     std::string module;
     bool required;                            // a hard dependency or a target
-    std::vector<std::string> skipped;         // both modes: they need it
-    std::vector<std::string> skipped_in_order;// one at a time only (below)
-    unsigned reached_by;                      // wanted names whose modules include it
+    std::vector<std::string> skipped;         // they need it
 };
-// One at a time, kmod stops a name's modules at the first failure: btrfs's
-// raid6_pq and xor come after libcrc32c and are not tried. With workers,
-// they do not need libcrc32c and load.
 const std::vector<Site> sites = {
-    {"libcrc32c", true, {"xfs", "btrfs"}, {"raid6_pq", "xor"}, 2},
-    {"libahci", true, {"ahci"}, {}, 1},
-    {"xfs", true, {}, {}, 1},
-    {"crc32c_generic", false, {}, {}, 2},  // a softdep: its failure is ignored
+    {"libcrc32c", true, {"xfs", "btrfs"}},
+    {"libahci", true, {"ahci"}},
+    {"xfs", true, {}},
+    {"crc32c_generic", false, {}},  // a softdep: its failure is ignored
 };
 
 struct Seen {
@@ -177,17 +176,7 @@ RunResult run(FakeKernel& k, Mode mode, const std::string& cmdline, const std::s
     RunResult r;
     {
         fixture::Watchdog watchdog(what, 30);
-        if (mode == Mode::one_worker) {
-            // load_modules() takes the parallel path from 2 jobs on; the
-            // engine itself with one worker is the same calls.
-            Vec<std::string_view> not_found;
-            ctx.load_parallel(names, 1, not_found);
-            CHECK(not_found.empty());
-            log.summary(0);
-            r.totals = log.totals();
-        } else {
-            r.totals = load_modules(ctx, log, names, mode == Mode::workers ? 4 : 1);
-        }
+        r.totals = load_modules(ctx, log, names, mode == Mode::workers ? 4 : 1);
     }
     r.exit_status = r.totals.ok() ? 0 : 1;  // as run_load() in src/cli/load.cpp
     r.seen = rec.seen;
@@ -207,13 +196,13 @@ const char* outcome_name(Outcome o) {
 
 } // namespace
 
-TEST_CASE("fault injection: every errno at chosen modules, one at a time and with workers") {
+TEST_CASE("fault injection: every errno at chosen modules, with one worker and with four") {
     // Keep the log quiet: hundreds of runs, each logging every module.
     int saved_verbosity = logger().verbosity;
     logger().verbosity = log_crit;
     for (const Site& site : sites) {
         for (const Injection& in : injections) {
-            for (Mode mode : {Mode::one_at_a_time, Mode::one_worker, Mode::workers}) {
+            for (Mode mode : {Mode::one_worker, Mode::workers}) {
                 std::string what = errno_label(in) + " at " + site.module + ", " + mode_name(mode);
                 CAPTURE(what);
                 FakeKernel k;
@@ -223,7 +212,6 @@ TEST_CASE("fault injection: every errno at chosen modules, one at a time and wit
 
                 // What each module should have come to.
                 bool site_fails = in.expect == Fault::benign || in.expect == Fault::fails;
-                bool one_at_a_time = mode == Mode::one_at_a_time;
                 LoadTotals want;
                 for (const std::string& m : plan_modules) {
                     Outcome expect = Outcome::loaded;
@@ -231,8 +219,7 @@ TEST_CASE("fault injection: every errno at chosen modules, one at a time and wit
                         expect = in.expect == Fault::present ? Outcome::present
                                  : site_fails                ? Outcome::failed
                                                              : Outcome::loaded;
-                    } else if (site_fails && site.required &&
-                               (contains(site.skipped, m) || (one_at_a_time && contains(site.skipped_in_order, m)))) {
+                    } else if (site_fails && site.required && contains(site.skipped, m)) {
                         expect = Outcome::skipped;
                     }
                     // Every module of the plan counts once in the summary
@@ -255,13 +242,10 @@ TEST_CASE("fault injection: every errno at chosen modules, one at a time and wit
                         CHECK_MESSAGE(it->second.cause == site.module, what << ": " << m << " skipped because of '"
                                                                        << it->second.cause << "'");
                     // Kernel calls: none for what was skipped; one try of
-                    // each other module, the faulty one `attempts` calls per
-                    // try. One at a time, each wanted name whose modules
-                    // include the faulty one tries it again while it is not
-                    // in the kernel (as modprobe, run once per name, does).
+                    // each other module, the faulty one `attempts` calls
+                    // (EINTR retries) in its one try.
                     unsigned want_calls = expect == Outcome::skipped ? 0 : 1;
-                    if (m == site.module)
-                        want_calls = in.attempts * (one_at_a_time && site_fails ? site.reached_by : 1);
+                    if (m == site.module) want_calls = in.attempts;
                     CHECK_MESSAGE(k.calls(m) == want_calls,
                                   what << ": " << m << " loaded " << k.calls(m) << " times, want " << want_calls);
                 }
@@ -290,14 +274,15 @@ TEST_CASE("fault injection: the figures for one case, written out") {
     CHECK(r.totals.failed == 3);  // libcrc32c, and xfs and btrfs that need it
     CHECK(r.totals.present == 0);
     CHECK(r.exit_status == 1);
-    // One at a time: raid6_pq and xor are not tried either, and libcrc32c
-    // is tried for xfs and again for btrfs.
+    CHECK(k.calls("libcrc32c") == 1);  // tried once, though xfs and btrfs both need it
+    // One worker: the same outcomes, one module at a time.
     FakeKernel k1;
     k1.fail("libcrc32c", ENOEXEC);
-    RunResult r1 = run(k1, Mode::one_at_a_time, "", "ENOEXEC at libcrc32c, one at a time");
-    CHECK(r1.totals.loaded == 5);
-    CHECK(r1.totals.failed == 5);
-    CHECK(k1.calls("libcrc32c") == 2);
+    RunResult r1 = run(k1, Mode::one_worker, "", "ENOEXEC at libcrc32c, 1 worker");
+    CHECK(r1.totals.loaded == 7);
+    CHECK(r1.totals.failed == 3);
+    CHECK(k1.calls("libcrc32c") == 1);
+    CHECK(k1.peak() == 1);
     // ENODEV there instead: the same skips, none a failure.
     FakeKernel k2;
     k2.fail("libcrc32c", ENODEV);

@@ -14,6 +14,7 @@
 
 #include "earlymod/config.h"
 #include "earlymod/earlymod.h"
+#include "earlymod/load_engine.h"
 #include "earlymod/files.h"
 #include "earlymod/index.h"
 #include "earlymod/modules_load.h"
@@ -300,10 +301,14 @@ TEST_CASE("a softdep chain max_softdep_depth long resolves, one link more is ref
     CHECK(has(e.message(), "more than " + std::to_string(max_softdep_depth) + " deep"));
     paths.clear();
     CHECK(over.ctx.dependencies("m0", paths).code() == ELOOP);
-    // The parallel loader refuses the same target.
-    Vec<std::string_view> names, not_found;
-    names.push("m0");
-    stderr_of([&] { e = over.ctx.load_parallel(names, 2, not_found); });
+    // The load engine refuses the same target: it fails, with that error.
+    stderr_of([&] {
+        LoadEngine engine(over.ctx);
+        engine.start(2);
+        CHECK(engine.submit("m0", Origin::wanted));
+        CHECK(engine.wait(0));
+        e = engine.last_failure();
+    });
     CHECK(e.code() == ELOOP);
 }
 

@@ -1,0 +1,373 @@
+// The load engine (load_engine.h): one plan that grows while it runs,
+// worker threads that make the kernel calls, and a coordinating thread
+// that owns the resolver and the plan.
+#include "earlymod/load_engine.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <new>
+
+#include "earlymod/output.h"
+
+namespace earlymod {
+
+struct LoadEngine::Job {
+    enum class State : uint8_t { waiting, queued, running, done };
+    Module* module = nullptr;
+    Context::Step step;
+    State state = State::waiting;
+    bool required = false;   // a target, or a hard dependency of one
+    bool target = false;
+    bool failed = false;     // failed or skipped: what needs it is skipped
+    Origin origin = Origin::wanted;
+    uint32_t waiting_for = 0;   // unfinished prerequisites
+    Vec<uint32_t> users;        // every node waiting for this one
+    Vec<uint32_t> hard_users;   // the nodes that need it (modules.dep)
+    // Written by the worker that runs it, read by the coordinator after
+    // the job is handed back under the lock.
+    Outcome outcome = Outcome::loaded;
+    Error error;
+    uint64_t start = 0, end = 0;  // start: set under the lock
+    int worker = -1;
+};
+
+LoadEngine::LoadEngine(Context& ctx) : ctx_(ctx), resolver_(ctx.resolver()) {
+    pthread_mutex_init(&lock_, nullptr);
+    pthread_cond_init(&work_, nullptr);
+    if (pipe2(wake_, O_CLOEXEC | O_NONBLOCK) != 0) wake_[0] = wake_[1] = -1;
+}
+
+LoadEngine::~LoadEngine() {
+    pthread_mutex_lock(&lock_);
+    stop_ = true;
+    queue_head_ = queue_.size();  // what has not started never will
+    pthread_cond_broadcast(&work_);
+    pthread_mutex_unlock(&lock_);
+    for (unsigned i = 0; i < n_threads_; ++i) pthread_join(threads_[i], nullptr);
+    for (Job* j : jobs_) delete j;
+    if (wake_[0] >= 0) close(wake_[0]);
+    if (wake_[1] >= 0) close(wake_[1]);
+    pthread_cond_destroy(&work_);
+    pthread_mutex_destroy(&lock_);
+}
+
+void LoadEngine::start(unsigned workers) {
+    if (workers < 1) workers = 1;
+    if (workers > Context::max_jobs) workers = Context::max_jobs;
+    while (n_threads_ < workers) {
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setstacksize(&attr, 256 * 1024);
+        int rc = pthread_create(&threads_[n_threads_], &attr, worker_main, this);
+        pthread_attr_destroy(&attr);
+        if (rc != 0) break;
+        ++n_threads_;
+    }
+    if (n_threads_ == 0) log_message(log_warning, "could not start worker threads: loading one at a time");
+}
+
+void* LoadEngine::worker_main(void* arg) {
+    LoadEngine* e = static_cast<LoadEngine*>(arg);
+    pthread_mutex_lock(&e->lock_);
+    int id = e->next_worker_++;
+    for (;;) {
+        while (e->queue_head_ == e->queue_.size() && !e->stop_) pthread_cond_wait(&e->work_, &e->lock_);
+        if (e->queue_head_ == e->queue_.size()) break;
+        uint32_t i = e->queue_[e->queue_head_++];
+        Job& job = *e->jobs_[i];
+        job.state = Job::State::running;
+        job.start = monotonic_ns();
+        job.worker = id;
+        ++e->running_;
+        pthread_mutex_unlock(&e->lock_);
+
+        job.outcome = e->ctx_.run_step(job.step, &job.error);
+        job.end = monotonic_ns();
+
+        pthread_mutex_lock(&e->lock_);
+        --e->running_;
+        e->finished_.push(i);
+        if (e->wake_[1] >= 0) {
+            // Full pipe: the coordinator has wake-ups pending already.
+            ssize_t w = write(e->wake_[1], "", 1);
+            (void)w;
+        }
+    }
+    pthread_mutex_unlock(&e->lock_);
+    return nullptr;
+}
+
+LoadEngine::Job* LoadEngine::new_job(Module* m, Origin origin) {
+    Job* j = new (std::nothrow) Job;
+    if (!j) return nullptr;
+    j->module = m;
+    j->origin = origin;
+    bool inserted = false;
+    uint32_t* slot = by_name_.insert(m->name, static_cast<uint32_t>(jobs_.size()), &inserted);
+    if (!slot || !jobs_.push(j)) {
+        delete j;
+        return nullptr;
+    }
+    ++pending_;
+    return j;
+}
+
+// An outcome, once per module: reported, counted, and the run's result.
+void LoadEngine::finish_outcome(uint32_t i, Outcome outcome, const Error& error, uint64_t start, uint64_t end,
+                                int worker, const Module* cause) {
+    Job& j = *jobs_[i];
+    j.state = Job::State::done;
+    j.outcome = outcome;
+    j.failed = outcome == Outcome::failed || outcome == Outcome::skipped;
+    if (pending_) --pending_;
+    if (outcome == Outcome::loaded) ++n_loaded_;
+    if (j.failed && j.required) last_failure_ = error;
+    ctx_.notify(j.module, outcome, error, j.target, start, end, j.required ? 1 : 0, worker, cause, j.origin);
+}
+
+void LoadEngine::release(uint32_t i) {
+    Job& j = *jobs_[i];
+    if (j.state != Job::State::waiting || j.waiting_for) return;
+    j.state = Job::State::queued;
+    pthread_mutex_lock(&lock_);
+    queue_.push(i);
+    pthread_cond_signal(&work_);
+    pthread_mutex_unlock(&lock_);
+}
+
+// i waits for from: a hard dependency (skip i if from fails), or order
+// only. An edge to a node that has started already is moot.
+void LoadEngine::add_edge(uint32_t from, uint32_t to, bool hard) {
+    if (from == to) return;
+    Job& f = *jobs_[from];
+    Job& t = *jobs_[to];
+    if (t.state != Job::State::waiting) return;
+    if (f.state == Job::State::done) {
+        if (hard && f.failed) skip(to, from);
+        return;
+    }
+    if (!f.users.push(to) || (hard && !f.hard_users.push(to))) return;
+    ++t.waiting_for;
+}
+
+// Skips i because cause failed, and with it whatever needs i.
+void LoadEngine::skip(uint32_t i, uint32_t cause) {
+    Vec<uint32_t> stack;
+    stack.push(i);
+    const Module* c = jobs_[cause]->module;
+    while (!stack.empty()) {
+        uint32_t k = stack.back();
+        stack.pop();
+        Job& j = *jobs_[k];
+        if (j.state != Job::State::waiting) continue;
+        Error why = Error::make(ECANCELED, "it needs %.*s, which failed", static_cast<int>(c->name.size()),
+                                c->name.data());
+        finish_outcome(k, Outcome::skipped, why, 0, 0, -1, c);
+        for (uint32_t u : j.hard_users) stack.push(u);
+        // What waits for it only for order may go on.
+        for (uint32_t u : j.users) {
+            Job& ju = *jobs_[u];
+            if (ju.state != Job::State::waiting) continue;
+            if (ju.waiting_for) --ju.waiting_for;
+            release(u);
+        }
+    }
+}
+
+void LoadEngine::complete(uint32_t i) {
+    Job& j = *jobs_[i];
+    finish_outcome(i, j.outcome, j.error, j.start, j.end, j.worker, nullptr);
+    if (j.outcome == Outcome::failed)
+        for (uint32_t u : j.hard_users) skip(u, i);
+    for (uint32_t u : j.users) {
+        Job& ju = *jobs_[u];
+        if (ju.state != Job::State::waiting) continue;
+        if (ju.waiting_for) --ju.waiting_for;
+        release(u);
+    }
+}
+
+bool LoadEngine::submit(std::string_view name, Origin origin, Error* why) {
+    const Options& o = ctx_.options();
+    if (!ctx_.index_error().ok()) {
+        if (why) *why = ctx_.index_error();
+        return false;
+    }
+    Vec<Module*> found;
+    Error e = resolver_.lookup(name, found);
+    if (!e.ok() || found.empty()) {
+        if (why)
+            *why = Error::make(ENOENT, "Module %.*s not found", static_cast<int>(name.size()), name.data())
+                       .at(Stage::resolve);
+        return false;
+    }
+    for (Module* m : found) {
+        if (uint32_t* known = by_name_.find(m->name)) {
+            // One outcome per module per run: decided, or on its way.
+            Job& j = *jobs_[*known];
+            if (j.state != Job::State::done) j.required = j.target = true;
+            continue;
+        }
+        int nl = static_cast<int>(m->name.size());
+        if (!o.ignore_status && ctx_.in_kernel(m)) {
+            Job* j = new_job(m, origin);
+            if (!j) return true;
+            j->target = j->required = true;
+            finish_outcome(static_cast<uint32_t>(jobs_.size() - 1), Outcome::present, Error(), 0, 0, -1, nullptr);
+            continue;
+        }
+        if (resolver_.is_blacklisted(m)) {
+            log_message(log_debug, "%.*s (from %.*s) left out: blacklisted", nl, m->name.data(),
+                        static_cast<int>(name.size()), name.data());
+            Job* j = new_job(m, origin);
+            if (!j) return true;
+            j->target = j->required = true;
+            finish_outcome(static_cast<uint32_t>(jobs_.size() - 1), Outcome::blacklisted, Error(), 0, 0, -1, nullptr);
+            continue;
+        }
+        scratch_.clear();
+        if (Error pe = resolver_.probe_list(m, o.ignore_commands, scratch_); !pe.ok()) {
+            Job* j = new_job(m, origin);
+            if (!j) return true;
+            j->target = j->required = true;
+            finish_outcome(static_cast<uint32_t>(jobs_.size() - 1), Outcome::failed, pe.at(Stage::resolve), 0, 0, -1,
+                           nullptr);
+            continue;
+        }
+        if (scratch_.empty() || scratch_.back() != m) scratch_.push(m);  // the target, even with no list
+        fresh_.clear();
+        for (Module* mm : scratch_) {
+            uint32_t idx;
+            if (uint32_t* known = by_name_.find(mm->name)) {
+                idx = *known;
+            } else {
+                if (!new_job(mm, origin)) continue;
+                idx = static_cast<uint32_t>(jobs_.size() - 1);
+                fresh_.push(idx);
+            }
+            Job& j = *jobs_[idx];
+            if (j.state == Job::State::done) continue;
+            if (mm == m) j.target = j.required = true;
+            else if (resolver_.is_required(mm)) j.required = true;
+        }
+        // The edges of the new nodes (kmod's probe list holds each one's
+        // dependencies and softdeps, so both ends are in the plan now).
+        for (uint32_t idx : fresh_) {
+            Module* mm = jobs_[idx]->module;
+            resolver_.load_deps(mm);
+            for (uint32_t d = 0; d < mm->n_deps; ++d)
+                if (uint32_t* j = by_name_.find(mm->deps[d]->name)) add_edge(*j, idx, true);
+            if (!mm->softdeps_done) continue;  // -i on a target: its softdeps are not in the plan
+            for (uint32_t p = 0; p < mm->n_pre; ++p)
+                if (uint32_t* j = by_name_.find(mm->pre[p]->name)) add_edge(*j, idx, false);
+            for (uint32_t p = 0; p < mm->n_post; ++p)
+                if (uint32_t* j = by_name_.find(mm->post[p]->name)) add_edge(idx, *j, false);
+        }
+        // Prepared here, where the resolver may be used; then started.
+        for (uint32_t idx : fresh_) {
+            Job& j = *jobs_[idx];
+            if (j.state == Job::State::waiting) j.step = ctx_.prepare_step(j.module, {});
+        }
+        for (uint32_t idx : fresh_) release(idx);
+    }
+    if (memory_exhausted()) {
+        if (why) *why = Error::make(ENOMEM, "out of memory resolving %.*s", static_cast<int>(name.size()), name.data());
+        return false;
+    }
+    return true;
+}
+
+// Nothing running, nothing ready, yet modules wait: they wait for each
+// other (softdeps that point at each other, a cycle in modules.dep).
+// The earliest starts anyway, as kmod's visited mark would have it.
+bool LoadEngine::break_loop() {
+    for (uint32_t i = 0; i < jobs_.size(); ++i) {
+        Job& j = *jobs_[i];
+        if (j.state != Job::State::waiting) continue;
+        log_message(log_debug, "dependency loop: starting %.*s before what it waits for",
+                    static_cast<int>(j.module->name.size()), j.module->name.data());
+        j.waiting_for = 0;
+        release(i);
+        return true;
+    }
+    return false;
+}
+
+void LoadEngine::pump() {
+    for (;;) {
+        if (wake_[0] >= 0) {
+            char buf[64];
+            while (read(wake_[0], buf, sizeof buf) > 0) {
+            }
+        }
+        Vec<uint32_t> done;
+        pthread_mutex_lock(&lock_);
+        for (uint32_t i : finished_) done.push(i);
+        finished_.clear();
+        bool busy = running_ > 0 || queue_head_ < queue_.size();
+        pthread_mutex_unlock(&lock_);
+        for (uint32_t i : done) complete(i);
+        if (n_threads_ == 0) {
+            // No workers: one job here, then look again.
+            pthread_mutex_lock(&lock_);
+            bool have = queue_head_ < queue_.size();
+            uint32_t i = have ? queue_[queue_head_++] : 0;
+            pthread_mutex_unlock(&lock_);
+            if (have) {
+                Job& j = *jobs_[i];
+                j.worker = 0;
+                j.start = monotonic_ns();
+                j.outcome = ctx_.run_step(j.step, &j.error);
+                j.end = monotonic_ns();
+                complete(i);
+                continue;
+            }
+        }
+        if (!done.empty()) continue;  // completions may have released more
+        if (!busy && pending_ && break_loop()) continue;
+        return;
+    }
+}
+
+bool LoadEngine::idle() const {
+    return pending_ == 0;
+}
+
+void LoadEngine::note_slow_loads(uint64_t now) {
+    if (now < next_slow_check_) return;
+    next_slow_check_ = now + slow_note_ns / 5;
+    pthread_mutex_lock(&lock_);
+    for (Job* j : jobs_) {
+        if (j->state != Job::State::running || now - j->start < slow_note_ns) continue;
+        // Once per slow_note_ns of its running time.
+        uint64_t ran = now - j->start;
+        uint64_t step = slow_note_ns / 5;
+        if (ran % slow_note_ns >= step) continue;
+        log_message(log_warning, "%.*s: still loading after %llu s (%s)", static_cast<int>(j->module->name.size()),
+                    j->module->name.data(), static_cast<unsigned long long>(ran / 1000000000ull),
+                    j->step.kind == Context::Step::install ? "its install command" : "in the kernel");
+    }
+    pthread_mutex_unlock(&lock_);
+}
+
+bool LoadEngine::wait(uint64_t deadline_ns) {
+    for (;;) {
+        pump();
+        if (idle()) return true;
+        uint64_t now = monotonic_ns();
+        if (deadline_ns && now >= deadline_ns) return false;
+        note_slow_loads(now);
+        uint64_t until = now + slow_note_ns / 5;
+        if (deadline_ns && deadline_ns < until) until = deadline_ns;
+        int ms = static_cast<int>((until - now + 999999) / 1000000);
+        if (wake_[0] < 0 && ms > 10) ms = 10;
+        struct pollfd p = {wake_[0], POLLIN, 0};
+        poll(&p, 1, ms);
+    }
+}
+
+} // namespace earlymod
