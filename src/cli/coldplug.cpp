@@ -1,7 +1,10 @@
 // `earlymod coldplug`: loads the drivers for the devices present.
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <string.h>
 
+#include <algorithm>
 #include <new>
 
 #include "commands.h"
@@ -16,10 +19,11 @@ namespace {
 const char coldplug_usage[] =
     "Usage: %s coldplug [options]\n"
     "\n"
-    "Loads the modules for the devices present: every modalias in /sys/devices\n"
-    "is resolved through the aliases (blacklist applied) and what matches is\n"
-    "loaded; repeats until no new device appears, listening to kernel uevents\n"
-    "meanwhile.\n"
+    "Loads the modules for the devices present: the modalias of every device on\n"
+    "every bus (/sys/bus/*/devices/*) is resolved through the aliases (blacklist\n"
+    "applied) and what matches is loaded; devices that appear meanwhile (a bus\n"
+    "driver brings new ones) are taken from the kernel's uevents, until the\n"
+    "loads are done and no new device came.\n"
     "\n"
     "Options:\n"
     "  -n, --dry-run           resolve and report, load nothing\n"
@@ -31,6 +35,11 @@ const char coldplug_usage[] =
     "                          does, instead of standard error\n"
     "  -d, --dirname=DIR       modules under DIR/lib/modules/KVER\n"
     "  -S, --set-version=KVER  kernel release instead of uname -r\n"
+    "      --sysroot=DIR       read every absolute path under DIR (no uevents)\n"
+    "      --list-modaliases   print the distinct modaliases of the devices\n"
+    "                          present, sorted, and load nothing\n"
+    "      --full-walk         with --list-modaliases: walk all of /sys/devices\n"
+    "                          instead of the buses (the slow way, to compare)\n"
     "  -h, --help              show this help\n";
 
 const struct option coldplug_options[] = {
@@ -38,9 +47,32 @@ const struct option coldplug_options[] = {
     {"timeout", required_argument, nullptr, 256},  {"verbose", no_argument, nullptr, 'v'},
     {"quiet", no_argument, nullptr, 'q'},          {"dirname", required_argument, nullptr, 'd'},
     {"set-version", required_argument, nullptr, 'S'}, {"help", no_argument, nullptr, 'h'},
-    {"kmsg", no_argument, nullptr, 300},
+    {"kmsg", no_argument, nullptr, 300},           {"sysroot", required_argument, nullptr, 257},
+    {"list-modaliases", no_argument, nullptr, 258}, {"full-walk", no_argument, nullptr, 259},
     {nullptr, 0, nullptr, 0},
 };
+
+void collect(void* self, std::string_view alias) {
+    auto* s = static_cast<Vec<std::string_view>*>(self);
+    static Arena arena;
+    s->push(arena.dup(alias));
+}
+
+// --list-modaliases: what coldplug would resolve, and nothing else.
+int list_modaliases(const FsRoot& root, bool full_walk) {
+    Vec<std::string_view> found;
+    ModaliasSink sink{&found, collect};
+    bool ok = full_walk ? scan_all_devices(root, sink) : scan_bus_devices(root, sink);
+    if (!ok) {
+        log_message(log_err, "cannot read %s: %s", full_walk ? "/sys/devices" : "/sys/bus", strerror(errno));
+        return 1;
+    }
+    std::sort(found.begin(), found.end());
+    OutBuf out(1);
+    for (size_t i = 0; i < found.size(); ++i)
+        if (i == 0 || found[i] != found[i - 1]) out.put(found[i]).put('\n');
+    return out.flush() ? 0 : 1;
+}
 
 } // namespace
 
@@ -49,6 +81,7 @@ int run_coldplug(int argc, char** argv) {
     lg.verbosity = log_notice;
     Options opt;
     unsigned long jobs = 0, timeout_s = default_coldplug_timeout_ms / 1000;
+    bool list = false, full_walk = false;
     optind = 0;
     for (;;) {
         int c = getopt_long(argc, argv, "nj:vqd:S:h", coldplug_options, nullptr);
@@ -69,6 +102,9 @@ int run_coldplug(int argc, char** argv) {
         case 300: lg.to_kmsg = true; break;
         case 'd': opt.root_dir = optarg; break;
         case 'S': opt.kernel_release = optarg; break;
+        case 257: opt.sysroot = optarg; break;
+        case 258: list = true; break;
+        case 259: full_walk = true; break;
         case 'h': printf(coldplug_usage, lg.program); return 0;
         default: return 1;
         }
@@ -77,6 +113,15 @@ int run_coldplug(int argc, char** argv) {
         log_message(log_err, "unexpected argument '%s' (see %s coldplug -h)", argv[optind], lg.program);
         return 1;
     }
+    if (!opt.sysroot.empty() && !is_directory(opt.sysroot.data())) {
+        log_message(log_err, "--sysroot %s: not a directory", opt.sysroot.data());
+        return 1;
+    }
+    if (full_walk && !list) {
+        log_message(log_err, "--full-walk goes with --list-modaliases");
+        return 1;
+    }
+    if (list) return list_modaliases(FsRoot(opt.sysroot), full_walk);
     if (!jobs) jobs = default_jobs();
     auto* ctx = new (std::nothrow) Context;
     if (!ctx) return 1;
