@@ -147,7 +147,9 @@ public:
     // Whether coldplug is done: the engine idle and no new device (without
     // a socket, the buses are read again after loads).
     bool settle();
-    ColdplugResult finish(unsigned loaded_before);
+    // The figures: devices, modaliases, and the modules loaded for them
+    // (not those a wanted name asked for first).
+    ColdplugResult finish();
 
 private:
     static void on_modalias(void* self, std::string_view alias);

@@ -75,6 +75,8 @@ public:
     bool idle() const;
     // Counts of the run so far.
     unsigned loaded() const { return n_loaded_; }
+    // Of those, the modules first asked for with this origin.
+    unsigned loaded(Origin origin) const { return n_loaded_by_[static_cast<int>(origin)]; }
     unsigned planned() const { return static_cast<unsigned>(jobs_.size()); }
     // The last failure of a required module (ok when none).
     const Error& last_failure() const { return last_failure_; }
@@ -116,6 +118,7 @@ private:
     unsigned n_threads_ = 0;
     unsigned pending_ = 0;         // nodes without an outcome (coordinator only)
     unsigned n_loaded_ = 0;
+    unsigned n_loaded_by_[3] = {};
     Error last_failure_;
     uint64_t next_slow_check_ = 0;
 };

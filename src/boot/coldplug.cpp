@@ -244,8 +244,8 @@ bool Coldplug::settle() {
     return fresh_ == 0 && engine_.idle();
 }
 
-ColdplugResult Coldplug::finish(unsigned loaded_before) {
-    result_.loaded = engine_.loaded() - loaded_before;
+ColdplugResult Coldplug::finish() {
+    result_.loaded = engine_.loaded(Origin::device);
     result_.elapsed_ns = monotonic_ns() - start_ns_;
     return result_;
 }
@@ -277,7 +277,7 @@ ColdplugResult coldplug(Context& ctx, LoadLog& log, unsigned jobs, unsigned time
         uint64_t left_ms = (deadline - now) / 1000000 + 1;
         poll(p, 2, left_ms > 1000 ? 1000 : static_cast<int>(left_ms));
     }
-    ColdplugResult result = cp->finish(0);
+    ColdplugResult result = cp->finish();
     if (timed_out)
         log_message(log_warning, "coldplug: stopped after %u ms (timeout); devices may be missing", timeout_ms);
     log_message(log_notice, "coldplug: %u devices, %u modules loaded in %s ms", result.devices, result.loaded,

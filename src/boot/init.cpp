@@ -383,8 +383,9 @@ bool wait_for_root(BootRun& run, const RootSpec& spec, std::string_view shown, c
     while (!run.done()) run.step(1000);
     log.summary(monotonic_ns() - log.origin());
     if (cp) {
-        ColdplugResult r = cp->finish(0);
-        log_message(log_notice, "coldplug: %u devices, %u modaliases", r.devices, r.modaliases);
+        ColdplugResult r = cp->finish();
+        log_message(log_notice, "coldplug: %u devices, %u modules loaded in %s ms", r.devices, r.loaded,
+                    Millis(r.elapsed_ns, 1).c_str());
     }
     if (!mount_root(device, params, types)) emergency(argv);
     // The timing report, for the booted system to read (/run moves along).

@@ -124,7 +124,10 @@ void LoadEngine::finish_outcome(uint32_t i, Outcome outcome, const Error& error,
     j.outcome = outcome;
     j.failed = outcome == Outcome::failed || outcome == Outcome::skipped;
     if (pending_) --pending_;
-    if (outcome == Outcome::loaded) ++n_loaded_;
+    if (outcome == Outcome::loaded) {
+        ++n_loaded_;
+        ++n_loaded_by_[static_cast<int>(j.origin)];
+    }
     if (j.failed && j.required) last_failure_ = error;
     ctx_.notify(j.module, outcome, error, j.target, start, end, j.required ? 1 : 0, worker, cause, j.origin);
 }
