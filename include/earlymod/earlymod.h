@@ -30,7 +30,8 @@ namespace earlymod {
 // module has a command that runs modprobe, ... Real commands nest once at
 // most (an install command calling modprobe --ignore-install); a command
 // that calls modprobe for its own module without -i would recurse for
-// ever. The depth travels through the environment (EARLYMOD_COMMAND_DEPTH);
+// ever. The depth travels through each command's own environment
+// (EARLYMOD_COMMAND_DEPTH, set for the child alone: command.h);
 // at this depth the command is not run and the load fails with ELOOP,
 // naming the module and the depth.
 constexpr unsigned long max_command_depth = 8;
@@ -206,6 +207,7 @@ private:
     char moddir_host_buf_[4096] = {};
     std::string_view moddir_shown_;
     bool not_found_ = false;
+    unsigned long command_depth_ = 0;  // EARLYMOD_COMMAND_DEPTH this process was started with
     Vec<Module*> scratch_list_;   // reused by probe(): no allocation per module
     Vec<Module*> scratch_lookup_; // reused by load()
 };

@@ -37,6 +37,7 @@
 #include <new>
 
 #include "earlymod/boot.h"
+#include "earlymod/command.h"
 #include "earlymod/modules_load.h"
 #include "earlymod/output.h"
 #include "earlymod/root_device.h"
@@ -249,6 +250,9 @@ public:
     // Handles what happened, then sleeps until something may have: a load
     // ended, a uevent came (the root device's own among them), or ms.
     void step(unsigned ms) {
+        // PID 1 inherits orphans (of install commands, say): reaped here,
+        // through the one reaper that leaves running commands' status alone.
+        reap_orphans();
         engine_.pump();
         if (coldplug_) coldplug_->read_events();
         struct pollfd p[2] = {{engine_.fd(), POLLIN, 0}, {coldplug_ ? coldplug_->fd() : -1, POLLIN, 0}};

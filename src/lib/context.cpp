@@ -13,6 +13,7 @@
 
 #include <new>
 
+#include "earlymod/command.h"
 #include "earlymod/output.h"
 #include "earlymod/text.h"
 
@@ -52,6 +53,7 @@ Error Context::open(const Options& options) {
     index_error_ = resolver_.open({moddir_shown_, moddir_host_buf_}, &config_);
     if (index_error_.ok()) index_error_ = resolver_.check_indexes();
 
+    command_depth_ = inherited_command_depth();
     kernel_ = options.kernel;
     if (!kernel_) {
         owned_kernel_ = new (std::nothrow) LinuxKernel(root_);
@@ -174,42 +176,24 @@ Error Context::run_command(const Module* m, std::string_view type, std::string_v
             cmd.push(command[i++]);
         }
     }
-    if (!cmd.push('\0')) return Error::make(ENOMEM, "out of memory");
-    if (access("/bin/sh", X_OK) != 0)
-        return Error::make(ENOENT, "cannot run %.*s command for %.*s: /bin/sh is missing", tl, type.data(), nl,
-                           m->name.data());
+    if (!cmd.push('\0')) return Error::make(ENOMEM, "out of memory").at(Stage::command);
     // An install command that calls modprobe for its own module (without
-    // -i) would recurse for ever: count the nesting through the
-    // environment and stop it.
-    unsigned long depth = 0;
-    if (const char* d = getenv("EARLYMOD_COMMAND_DEPTH")) parse_uint(d, &depth);
-    if (depth >= max_command_depth)
+    // -i) would recurse for ever: the nesting travels through the
+    // environment of each command (command.h) and is stopped here.
+    if (command_depth_ >= max_command_depth)
         return Error::make(ELOOP, "%.*s command for %.*s nested %lu deep, the limit: refusing to run it (a loop?)",
-                           tl, type.data(), nl, m->name.data(), depth);
-    char depth_text[24];
-    snprintf(depth_text, sizeof depth_text, "%lu", depth + 1);
-    char name[256];
-    snprintf(name, sizeof name, "%.*s", nl, m->name.data());
-    setenv("MODPROBE_MODULE", name, 1);
-    setenv("EARLYMOD_COMMAND_DEPTH", depth_text, 1);
-    int rc = system(cmd.data());
-    unsetenv("MODPROBE_MODULE");
-    if (depth) {
-        snprintf(depth_text, sizeof depth_text, "%lu", depth);
-        setenv("EARLYMOD_COMMAND_DEPTH", depth_text, 1);
-    } else {
-        unsetenv("EARLYMOD_COMMAND_DEPTH");
-    }
-    if (rc == -1)
-        return Error::make(errno, "could not run %.*s command '%s' for module %.*s: %s", tl, type.data(),
-                           cmd.data(), nl, m->name.data(), strerror(errno));
-    if (WIFEXITED(rc) && WEXITSTATUS(rc) != 0)
-        return Error::make(EINVAL, "Error running %.*s command '%s' for module %.*s: retcode %d", tl, type.data(),
-                           cmd.data(), nl, m->name.data(), WEXITSTATUS(rc));
-    if (!WIFEXITED(rc))
-        return Error::make(EINVAL, "%.*s command '%s' for module %.*s was killed", tl, type.data(), cmd.data(),
-                           nl, m->name.data());
-    return {};
+                           tl, type.data(), nl, m->name.data(), command_depth_)
+            .at(Stage::command);
+    CommandSpec spec;
+    spec.type = type;
+    spec.module = m->name;
+    spec.text = cmd.data();
+    spec.depth = command_depth_ + 1;
+    uint64_t limit = static_cast<uint64_t>(options_->command_timeout_ms) * 1000000ull;
+    spec.deadline_ns = limit ? monotonic_ns() + limit : 0;
+    Error e = run_shell_command(spec);
+    if (!e.ok()) e.at(Stage::command);
+    return e;
 }
 
 void Context::notify(Module* m, Outcome outcome, const Error& error, bool target, uint64_t start, uint64_t end,

@@ -4,6 +4,8 @@
 #include <doctest/doctest.h>
 
 #include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include <map>
 #include <mutex>
@@ -175,4 +177,87 @@ TEST_CASE("load engine: the stage of a failure travels in the report") {
     CHECK(engine.wait(0));
     CHECK(run.reports.last["e1000e"].error.stage() == Stage::kernel);
     CHECK(run.reports.last["e1000e"].error.code() == ENODEV);
+}
+
+TEST_CASE("load engine: install commands on 16 workers each see their own module and depth") {
+    // Each command got MODPROBE_MODULE and EARLYMOD_COMMAND_DEPTH through
+    // setenv() around system(): with workers, commands saw each other's
+    // names, and depths piled up ("nested 8 deep").
+    fixture::TempDir root;
+    fixture::TempDir out;
+    std::string dep, conf;
+    const int n = 24;
+    for (int i = 0; i < n; ++i) {
+        std::string m = "m" + std::to_string(100 + i);
+        dep += "kernel/" + m + ".ko:\n";
+        conf += "install " + m + " sleep 0.05; echo \"$MODPROBE_MODULE $EARLYMOD_COMMAND_DEPTH\" > " + out.path() +
+                "/" + m + "\n";
+        root.write("lib/modules/1.0/kernel/" + m + ".ko", "x");
+    }
+    root.write("lib/modules/1.0/modules.dep", dep);
+    root.write("etc/modprobe.d/install.conf", conf);
+    unsetenv("MODPROBE_MODULE");
+    unsetenv("EARLYMOD_COMMAND_DEPTH");
+    FakeKernel kernel;
+    Reports reports;
+    Options opt;
+    opt.sysroot = root.path();
+    opt.kernel_release = "1.0";
+    opt.cmdline = nullptr;
+    opt.kernel = &kernel;
+    opt.on_report = Reports::on_report;
+    opt.report_context = &reports;
+    Context ctx;
+    REQUIRE(ctx.open(opt).ok());
+    fixture::Watchdog watchdog("install commands on 16 workers", 60);
+    {
+        LoadEngine engine(ctx);
+        engine.start(16);
+        for (int i = 0; i < n; ++i) CHECK(engine.submit("m" + std::to_string(100 + i), Origin::wanted));
+        CHECK(engine.wait(0));
+        CHECK(engine.loaded() == static_cast<unsigned>(n));
+        CHECK(engine.last_failure().ok());
+    }
+    for (int i = 0; i < n; ++i) {
+        std::string m = "m" + std::to_string(100 + i);
+        CAPTURE(m);
+        CHECK(reports.last[m].outcome == Outcome::loaded);
+        CHECK(out.read(m) == m + " 1\n");
+    }
+    // Nothing of it is left in this process's environment (init= inherits it).
+    CHECK(getenv("MODPROBE_MODULE") == nullptr);
+    CHECK(getenv("EARLYMOD_COMMAND_DEPTH") == nullptr);
+    CHECK(kernel.calls("m100") == 0);  // a command, not the kernel
+}
+
+TEST_CASE("load engine: a command that outlives the command timeout is killed and fails") {
+    fixture::TempDir root;
+    root.write("lib/modules/1.0/modules.dep", "kernel/slow.ko:\nkernel/quick.ko:\n");
+    root.write("lib/modules/1.0/kernel/slow.ko", "x");
+    root.write("lib/modules/1.0/kernel/quick.ko", "x");
+    root.write("etc/modprobe.d/slow.conf", "install slow sleep 30\n");
+    FakeKernel kernel;
+    Reports reports;
+    Options opt;
+    opt.sysroot = root.path();
+    opt.kernel_release = "1.0";
+    opt.cmdline = nullptr;
+    opt.kernel = &kernel;
+    opt.on_report = Reports::on_report;
+    opt.report_context = &reports;
+    opt.command_timeout_ms = 300;
+    Context ctx;
+    REQUIRE(ctx.open(opt).ok());
+    fixture::Watchdog watchdog("command timeout", 30);
+    uint64_t t0 = monotonic_ns();
+    LoadEngine engine(ctx);
+    engine.start(2);
+    CHECK(engine.submit("slow", Origin::wanted));
+    CHECK(engine.submit("quick", Origin::wanted));
+    CHECK(engine.wait(0));
+    CHECK(monotonic_ns() - t0 < 5000000000ull);
+    CHECK(reports.last["slow"].outcome == Outcome::failed);
+    CHECK(reports.last["slow"].error.code() == ETIMEDOUT);
+    CHECK(reports.last["slow"].error.stage() == Stage::command);
+    CHECK(reports.last["quick"].outcome == Outcome::loaded);
 }
