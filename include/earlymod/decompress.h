@@ -21,8 +21,9 @@
 //     ISIZE, xz CRC32/CRC64/SHA-256 and index, zstd XXH64 content checksum
 //     when present), so a decoded result is either right or an error.
 //
-// Decoding is single-threaded and uses no global state besides lazily built
-// constant tables (CRC); call it from one thread at a time.
+// Decoding uses no mutable global state (the CRC tables are constant data,
+// computed at compile time): any number of threads may decode at once, as
+// the parallel loader's workers do (tests/unit/test_concurrency.cpp).
 #pragma once
 
 #include <stddef.h>

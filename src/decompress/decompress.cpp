@@ -28,23 +28,32 @@ const char* out_grow(Out& o, size_t extra)
     return nullptr;
 }
 
-// The table is built on first use rather than stored: 1 KiB of .bss instead
-// of 1 KiB in the binary. Single-threaded use only (see the header).
-static uint32_t crc_table[256];
+// The table is constant data, computed at compile time (1 KiB of .rodata):
+// any number of threads may use it at once.
+namespace {
+struct Crc32Table {
+    uint32_t v[256];
+};
+constexpr Crc32Table make_crc32_table()
+{
+    Crc32Table t{};
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++)
+            c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1)));
+        t.v[i] = c;
+    }
+    return t;
+}
+constexpr Crc32Table crc_table = make_crc32_table();
+static_assert(crc_table.v[1] == 0x77073096u && crc_table.v[255] == 0x2D02EF8Du);
+} // namespace
 
 uint32_t crc32_update(uint32_t crc, const u8* p, size_t n)
 {
-    if (!crc_table[1]) {
-        for (uint32_t i = 0; i < 256; i++) {
-            uint32_t c = i;
-            for (int k = 0; k < 8; k++)
-                c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1)));
-            crc_table[i] = c;
-        }
-    }
     crc = ~crc;
     while (n--)
-        crc = crc_table[(crc ^ *p++) & 0xFF] ^ (crc >> 8);
+        crc = crc_table.v[(crc ^ *p++) & 0xFF] ^ (crc >> 8);
     return ~crc;
 }
 
