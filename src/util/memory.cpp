@@ -3,6 +3,7 @@
 namespace earlymod {
 
 namespace {
+// Set from any thread (a worker's allocation), read by others: atomic.
 bool g_exhausted = false;
 // The first chunk is small (a single lookup needs little); each next one
 // doubles, up to a cap, so big workloads take few chunks.
@@ -10,8 +11,8 @@ constexpr size_t first_chunk = 8 * 1024;
 constexpr size_t max_chunk = 256 * 1024;
 } // namespace
 
-bool memory_exhausted() { return g_exhausted; }
-void note_memory_exhausted() { g_exhausted = true; }
+bool memory_exhausted() { return __atomic_load_n(&g_exhausted, __ATOMIC_RELAXED); }
+void note_memory_exhausted() { __atomic_store_n(&g_exhausted, true, __ATOMIC_RELAXED); }
 
 Arena::~Arena() {
     while (head_) {

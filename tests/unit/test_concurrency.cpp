@@ -2,7 +2,7 @@
 // (a worker decompresses a module when the kernel cannot).
 //
 // Two cases: the decoders called directly from 16 threads started
-// together, and Context::load_parallel with 8 workers whose load function
+// together, and the load engine (LoadEngine) with 8 workers whose load function
 // (Options::load_function) reads and decompresses each module file, the
 // way LinuxKernel::load does without kernel decompression. Every output
 // must be byte-identical to the module that was compressed.
@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "earlymod/earlymod.h"
+#include "earlymod/load_engine.h"
 #include "earlymod/output.h"
 #include "fake_kernel.h"
 #include "fixture.h"
@@ -168,7 +169,7 @@ void* decode_thread(void* arg) {
     return nullptr;
 }
 
-// ---- through load_parallel -----------------------------------------------
+// ---- through the load engine ---------------------------------------------
 
 // The load function: what LinuxKernel::load does when the kernel cannot
 // decompress (read the file, decompress, init_module), with the kernel
@@ -262,7 +263,7 @@ TEST_CASE("concurrency: decoders on 16 threads at once give byte-identical outpu
     }
 }
 
-TEST_CASE("concurrency: load_parallel with 8 workers decompresses .ko.xz, .ko.zst and .ko.gz in the workers") {
+TEST_CASE("concurrency: the load engine with 8 workers decompresses .ko.xz, .ko.zst and .ko.gz in the workers") {
     std::vector<const Format*> fmts = usable_formats();
     if (fmts.empty()) return;
     fixture::TempDir root, work;
@@ -297,16 +298,19 @@ TEST_CASE("concurrency: load_parallel with 8 workers decompresses .ko.xz, .ko.zs
     logger().verbosity = log_crit;
     Context ctx;
     REQUIRE(ctx.open(opt).ok());
-    Vec<std::string_view> names, not_found;
-    for (const std::string& n : wanted) names.push(n);
     Error e;
+    bool all_found = true;
     {
-        fixture::Watchdog watchdog("load_parallel with 8 workers", 240);
-        e = ctx.load_parallel(names, workers, not_found);
+        fixture::Watchdog watchdog("the load engine with 8 workers", 240);
+        LoadEngine engine(ctx);
+        engine.start(workers);
+        for (const std::string& n : wanted) all_found &= engine.submit(n, Origin::wanted);
+        engine.wait(0);
+        e = engine.last_failure();
     }
     logger().verbosity = saved_verbosity;
     CHECK_MESSAGE(e.ok(), e.message());
-    CHECK(not_found.empty());
+    CHECK(all_found);
     CHECK(dec.calls == wanted.size());
     for (const std::string& err : dec.errors) FAIL_CHECK(err);
     // The decoding happened in the workers, several at a time.
