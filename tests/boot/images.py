@@ -7,12 +7,16 @@ Builds, without root rights:
   - the kmod comparison initramfs: /init = a busybox sh script that runs
     Debian's kmod modprobe on the same list (build_kmod_initramfs);
   - an ext4 root disk whose /sbin/init reports what it sees and powers off
-    (build_root_disk).
+    (build_root_disk);
+  - the benchmark's floor initramfs: /init = tests/boot/floor-init.c, a
+    static C program that loads a module list fixed at build time with
+    finit_module() and switches root (build_floor_initramfs).
 
 An initramfs is a cpio archive in newc format, written here by Python
 (CpioWriter), compressed with gzip. Python 3 standard library only; the
 external programs used are modprobe (kmod, or earlymod's modprobe), depmod,
-mkfs.ext4, xz, zstd and ldd, and busybox from the busybox-static package.
+mkfs.ext4, xz, zstd and ldd, busybox from the busybox-static package, and
+musl-gcc (musl-tools) for the floor image only.
 """
 
 import gzip
@@ -227,25 +231,36 @@ def module_closure(kernel, names, modprobe=None):
     of every module `modprobe -a -D NAMES` would insert, in order, without
     repeats. MODPROBE is a command list (default: kmod's modprobe); names
     that do not resolve are left out (modprobe -a goes on past them)."""
+    return [rel for rel, _params in module_plan(kernel, names, modprobe)]
+
+
+def module_plan(kernel, names, modprobe=None):
+    """As module_closure, with each module's parameters: (path, params)
+    pairs, params being the text after the path on `modprobe -a -D`'s
+    `insmod PATH PARAMS` line ("" for none). modprobe -D reads the options
+    of the modprobe.d of the machine it runs on (as module_closure's
+    resolution does): the images hold no modprobe.d, so for the usual
+    module lists the params are all empty."""
     cmd = list(modprobe or [_which("modprobe")])
     cmd += ["-d", kernel.root, "-S", kernel.kver, "-a", "-D"] + list(names)
     r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     root = os.path.normpath(kernel.root) + "/"
-    paths = []
+    plan, seen = [], set()
     for line in r.stdout.splitlines():
-        parts = line.split()
+        parts = line.split(None, 2)
         if len(parts) >= 2 and parts[0] == "insmod":
             p = os.path.normpath(parts[1])
             if not p.startswith(root):
                 raise RuntimeError(f"{' '.join(cmd)}: module path outside the tree: {p}")
             rel = p[len(root):]
-            if rel not in paths:
-                paths.append(rel)
-    if r.returncode != 0 and not paths:
+            if rel not in seen:
+                seen.add(rel)
+                plan.append((rel, parts[2].strip() if len(parts) > 2 else ""))
+    if r.returncode != 0 and not plan:
         # Every name unknown is fine (nothing to copy); anything else is not.
         if "not found" not in r.stderr:
             raise RuntimeError(f"{' '.join(cmd)} exited {r.returncode}: {r.stderr.strip()}")
-    return paths
+    return plan
 
 
 def _module_name(path):
@@ -508,6 +523,53 @@ def build_kmod_initramfs(out, kernel, modules, *, recompress=None, corrupt=(),
             open(os.path.join(staging, "etc", "rescue-shell"), "w").close()
         pack_initramfs(staging, out, console_node=console_node)
         return mods
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------
+# (f) the floor initramfs (scripts/bench-boot)
+
+FLOOR_SOURCE = os.path.join(HERE, "floor-init.c")
+FLOOR_LIST = "etc/floor-modules"   # in the image; floor-init.c reads /etc/floor-modules
+
+
+def build_floor_init(out):
+    """tests/boot/floor-init.c compiled to OUT with musl-gcc, static."""
+    cc = shutil.which("musl-gcc")
+    if not cc:
+        raise Unavailable("musl-gcc is missing (Debian package musl-tools)")
+    _run([cc, "-static", "-Os", "-s", "-o", out, FLOOR_SOURCE])
+    return out
+
+
+def build_floor_initramfs(out, kernel, modules, *, rootfstype="ext4", modprobe=None,
+                          console_node=False, workdir=None):
+    """The floor image: /init = floor-init.c (static, musl), the module
+    files of kmod's `modprobe -a -D MODULES fs-ROOTFSTYPE` in that order,
+    and that order with each module's params in /etc/floor-modules (one
+    "/lib/modules/KVER/... PARAMS" line each). No index files and no
+    modprobe: nothing is resolved at boot. The module set is the one
+    build_initramfs and build_kmod_initramfs stage (for rootfstype ext4).
+    Returns the module paths in the image, in load order."""
+    staging = tempfile.mkdtemp(prefix="initramfs-floor.", dir=workdir)
+    try:
+        _base_dirs(staging)
+        os.makedirs(os.path.join(staging, "etc"), exist_ok=True)
+        build_floor_init(os.path.join(staging, "init"))
+        plan = module_plan(kernel, list(modules) + [f"fs-{rootfstype}"], modprobe)
+        lines = []
+        for rel, params in plan:
+            dst = os.path.join(staging, rel)
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            shutil.copyfile(os.path.join(kernel.root, rel), dst)
+            if " " in rel or "\n" in rel:
+                raise RuntimeError(f"module path with a space: {rel!r}")
+            lines.append(("/" + rel + (" " + params if params else "")) + "\n")
+        with open(os.path.join(staging, FLOOR_LIST), "w") as f:
+            f.write("".join(lines))
+        pack_initramfs(staging, out, console_node=console_node)
+        return [rel for rel, _ in plan]
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
