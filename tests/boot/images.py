@@ -40,6 +40,12 @@ ROOT_SIZE = "64M"
 # Lines the root disk's /sbin/init prints (parsed by tests/boot/run and
 # scripts/bench-boot).
 MARK_UPTIME = "EARLYMOD-ROOT-UPTIME"        # followed by /proc/uptime's first field
+# Written to /dev/kmsg as the root init's first act: its kernel log timestamp
+# ends the initramfs phase on printk's clock, the clock of the kernel's
+# `Run /init as init process` line (/proc/uptime runs on another, in 10 ms
+# steps). When the initramfs left no /dev, the line is written once the root
+# init has mounted devtmpfs itself, followed by " late".
+MARK_KMSG = "EARLYMOD-ROOT-KMSG"
 MARK_REACHED = "EARLYMOD-ROOT-REACHED"
 MARK_MODULES_BEGIN = "EARLYMOD-MODULES-BEGIN"
 MARK_MODULES_END = "EARLYMOD-MODULES-END"
@@ -592,10 +598,15 @@ def plot_timings_module():
 ROOT_INIT = r"""#!/bin/sh
 # earlymod boot-test root: report what the initramfs left, then power off.
 export PATH=/bin
+# First act: the kernel log line that timestamps the end of the initramfs
+# phase (scripts/bench-boot). A shell builtin test and echo: nothing forks.
+kmsg=""
+[ -c /dev/kmsg ] && echo "<6>@KMSG@" > /dev/kmsg && kmsg=1
 self=""
 [ -r /proc/uptime ] || { mount -t proc proc /proc; self="$self proc"; }
 read up rest < /proc/uptime
 [ -c /dev/console ] || { mount -t devtmpfs devtmpfs /dev; self="$self dev"; }
+[ -n "$kmsg" ] || { [ -c /dev/kmsg ] && echo "<6>@KMSG@ late" > /dev/kmsg; }
 exec </dev/console >/dev/console 2>&1
 echo "@UPTIME@ $up"
 echo 1 > /proc/sys/kernel/printk
@@ -628,6 +639,7 @@ def build_root_disk(out, label=ROOT_LABEL, uuid=ROOT_UUID, size=ROOT_SIZE, workd
             os.makedirs(os.path.join(staging, d), exist_ok=True)
         _add_busybox(staging, ROOT_APPLETS)
         init = (ROOT_INIT.replace("@UPTIME@", MARK_UPTIME)
+                .replace("@KMSG@", MARK_KMSG)
                 .replace("@REACHED@", MARK_REACHED)
                 .replace("@SELF@", MARK_SELF_MOUNTED)
                 .replace("@MODB@", MARK_MODULES_BEGIN)
