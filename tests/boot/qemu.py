@@ -1,10 +1,10 @@
 """One QEMU boot with its serial console captured (tests/boot/run and
 scripts/bench-boot). Python 3 standard library only.
 
-Every boot runs under TCG (no -enable-kvm), with -no-reboot, no network
-device, the root disk opened with snapshot=on (the image file is never
-written, so boots can share it), and a hard timeout enforced by the caller
-through wait_* deadlines and kill().
+Every boot runs under TCG (no -enable-kvm; icount=True adds -icount), with
+-no-reboot, no network device, the root disk opened with snapshot=on (the
+image file is never written, so boots can share it), and a hard timeout
+enforced by the caller through wait_* deadlines and kill().
 """
 
 import os
@@ -17,6 +17,12 @@ import time
 
 QEMU = "qemu-system-x86_64"
 TS_RE = re.compile(r"^\[\s*(\d+\.\d+)\]\s?")
+
+# -icount shift=0: the guest clock advances 1 ns per guest instruction, not
+# with host time, so a busy host no longer moves the guest's timestamps;
+# sleep=on lets idle guest time (timers, sleeps) pass as real time. TCG's
+# translation cost becomes invisible, and all vCPUs run on one host thread.
+ICOUNT_ARGS = ("-icount", "shift=0,sleep=on")
 
 _live = set()
 _live_lock = threading.Lock()
@@ -55,8 +61,11 @@ def qemu_available():
     return shutil.which(QEMU) is not None
 
 
-def qemu_command(kernel, initrd, disk, append, smp=1, memory=1024, extra_args=()):
-    """EXTRA_ARGS: more QEMU arguments (devices: ["-device", "virtio-rng-pci"])."""
+def qemu_command(kernel, initrd, disk, append, smp=1, memory=1024, extra_args=(), icount=False):
+    """EXTRA_ARGS: more QEMU arguments (devices: ["-device", "virtio-rng-pci"]).
+    ICOUNT: add ICOUNT_ARGS (the guest clock counts instructions)."""
+    if icount:
+        extra_args = list(ICOUNT_ARGS) + list(extra_args)
     return [QEMU, "-m", str(memory), "-smp", str(smp),
             "-nographic", "-nodefaults", "-serial", "stdio", "-nic", "none",
             "-no-reboot",
@@ -70,8 +79,9 @@ class Boot:
     kept in .lines (\\r stripped)."""
 
     def __init__(self, kernel, initrd, disk, append, log_path, smp=1, memory=1024,
-                 extra_args=()):
-        self.cmd = qemu_command(kernel, initrd, disk, append, smp, memory, extra_args)
+                 extra_args=(), icount=False):
+        self.cmd = qemu_command(kernel, initrd, disk, append, smp, memory, extra_args,
+                                icount=icount)
         self.log_path = log_path
         self.lines = []
         self.cond = threading.Condition()
@@ -182,6 +192,20 @@ def kernel_time(line):
     """The kernel timestamp of a console line, or None."""
     m = TS_RE.match(line)
     return float(m.group(1)) if m else None
+
+
+def kernel_time_of(lines, text):
+    """The kernel timestamp of the first line of LINES holding TEXT right
+    after a timestamp (`[   3.141592] TEXT`), or None. The pair may sit
+    anywhere in the line: the console can interleave a userspace write with
+    a kernel line."""
+    pat = re.compile(r"\[\s*(\d+\.\d+)\]\s?" + re.escape(text))
+    for line in lines:
+        if text in line:
+            m = pat.search(line)
+            if m:
+                return float(m.group(1))
+    return None
 
 
 def strip_time(line):
