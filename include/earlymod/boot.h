@@ -121,7 +121,8 @@ struct ModaliasSink {
     void (*fn)(void* context, std::string_view modalias);
     void add(std::string_view alias) const;
 };
-// Every device on every bus: the modalias of /sys/bus/*/devices/*.
+// Every device on every bus and in every class: the modalias of
+// /sys/bus/*/devices/* and /sys/class/*/*.
 bool scan_bus_devices(const FsRoot& root, const ModaliasSink& sink);
 // Every directory under /sys/devices (the slow walk that the bus scan
 // replaces; kept to check that both find the same modaliases).

@@ -2,8 +2,9 @@
 // would load them, without anyone listing them.
 //
 // The kernel's uevent socket is opened first, so that no device added from
-// then on is missed; then every device on every bus (/sys/bus/*/devices/*,
-// a modalias is a bus's notion) is read once: its `modalias` file, or
+// then on is missed; then every device on every bus and in every class
+// (/sys/bus/*/devices/*, /sys/class/*/*: the links to the devices, without
+// walking every directory of /sys/devices) is read once: its `modalias` file, or
 // MODALIAS= in its `uevent` file. Each new modalias goes to the load engine
 // as an alias (the blacklist applies). Loading a bus driver brings new
 // devices (virtio_pci brings the virtio devices): the kernel announces
@@ -105,22 +106,26 @@ void ModaliasSink::add(std::string_view alias) const {
     if (!alias.empty()) fn(context, alias);
 }
 
-bool scan_bus_devices(const FsRoot& root, const ModaliasSink& sink) {
+namespace {
+
+// Every entry of TOP/*/SUB (SUB may be empty): /sys/bus/*/devices/* or
+// /sys/class/*/*; each entry is a link to a device's directory.
+bool scan_links(const FsRoot& root, const char* top, const char* sub, const ModaliasSink& sink) {
     char path[4096];
-    if (!root.host_path("/sys/bus", path, sizeof path)) return false;
-    int busfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (busfd < 0) return false;
-    DIR* buses = fdopendir(busfd);
-    if (!buses) {
-        close(busfd);
+    if (!root.host_path(top, path, sizeof path)) return false;
+    int topfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (topfd < 0) return false;
+    DIR* groups = fdopendir(topfd);
+    if (!groups) {
+        close(topfd);
         return false;
     }
     char buf[4096];
-    while (struct dirent* b = readdir(buses)) {
-        if (b->d_name[0] == '.') continue;
-        char sub[300];
-        snprintf(sub, sizeof sub, "%s/devices", b->d_name);
-        int devfd = openat(busfd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    while (struct dirent* g = readdir(groups)) {
+        if (g->d_name[0] == '.') continue;
+        char dir[300];
+        snprintf(dir, sizeof dir, "%s%s%s", g->d_name, sub[0] ? "/" : "", sub);
+        int devfd = openat(topfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (devfd < 0) continue;
         DIR* devs = fdopendir(devfd);
         if (!devs) {
@@ -131,8 +136,18 @@ bool scan_bus_devices(const FsRoot& root, const ModaliasSink& sink) {
             if (d->d_name[0] != '.') sink.add(read_modalias(devfd, d->d_name, buf, sizeof buf));
         closedir(devs);
     }
-    closedir(buses);
+    closedir(groups);
     return true;
+}
+
+} // namespace
+
+bool scan_bus_devices(const FsRoot& root, const ModaliasSink& sink) {
+    // Bus devices hold most modaliases; a few class devices have one too
+    // (input devices, the DMI table in /sys/class/dmi/id).
+    bool buses = scan_links(root, "/sys/bus", "devices", sink);
+    bool classes = scan_links(root, "/sys/class", "", sink);
+    return buses || classes;
 }
 
 bool scan_all_devices(const FsRoot& root, const ModaliasSink& sink) {

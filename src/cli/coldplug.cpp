@@ -20,10 +20,10 @@ const char coldplug_usage[] =
     "Usage: %s coldplug [options]\n"
     "\n"
     "Loads the modules for the devices present: the modalias of every device on\n"
-    "every bus (/sys/bus/*/devices/*) is resolved through the aliases (blacklist\n"
-    "applied) and what matches is loaded; devices that appear meanwhile (a bus\n"
-    "driver brings new ones) are taken from the kernel's uevents, until the\n"
-    "loads are done and no new device came.\n"
+    "every bus and in every class (/sys/bus/*/devices/*, /sys/class/*/*) is\n"
+    "resolved through the aliases (blacklist applied) and what matches is loaded;\n"
+    "devices that appear meanwhile (a bus driver brings new ones) are taken\n"
+    "from the kernel's uevents, until the loads are done and no new device came.\n"
     "\n"
     "Options:\n"
     "  -n, --dry-run           resolve and report, load nothing\n"
@@ -39,7 +39,8 @@ const char coldplug_usage[] =
     "      --list-modaliases   print the distinct modaliases of the devices\n"
     "                          present, sorted, and load nothing\n"
     "      --full-walk         with --list-modaliases: walk all of /sys/devices\n"
-    "                          instead of the buses (the slow way, to compare)\n"
+    "                          instead of the buses and classes (the slow way,\n"
+    "                          to compare)\n"
     "  -h, --help              show this help\n";
 
 const struct option coldplug_options[] = {

@@ -301,6 +301,7 @@ bool LoadEngine::break_loop() {
 }
 
 void LoadEngine::pump() {
+    note_slow_loads(monotonic_ns());
     for (;;) {
         if (wake_[0] >= 0) {
             char buf[64];
@@ -363,7 +364,6 @@ bool LoadEngine::wait(uint64_t deadline_ns) {
         if (idle()) return true;
         uint64_t now = monotonic_ns();
         if (deadline_ns && now >= deadline_ns) return false;
-        note_slow_loads(now);
         uint64_t until = now + slow_note_ns / 5;
         if (deadline_ns && deadline_ns < until) until = deadline_ns;
         int ms = static_cast<int>((until - now + 999999) / 1000000);

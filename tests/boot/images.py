@@ -399,8 +399,28 @@ def _base_dirs(staging):
 # --------------------------------------------------------------------------
 # (a) earlymod initramfs
 
+def _add_extra_files(staging, extra_files):
+    """extra_files: (path inside the image, kind, data) triples; kind is
+    "text" (data: the file's text), "exec" (the same, mode 0755), "link"
+    (data: the symlink's target) or "copy" (data: a file on this machine)."""
+    for rel, kind, data in extra_files:
+        dest = os.path.join(staging, rel.lstrip("/"))
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        if kind == "link":
+            if os.path.lexists(dest):
+                os.unlink(dest)
+            os.symlink(data, dest)
+        elif kind == "copy":
+            shutil.copy2(data, dest)
+        else:
+            with open(dest, "w") as f:
+                f.write(data)
+            os.chmod(dest, 0o755 if kind == "exec" else 0o644)
+
+
 def build_initramfs(out, kernel, init, modules, *, modprobe=None, recompress=None,
-                    corrupt=(), busybox=False, console_node=False, workdir=None):
+                    corrupt=(), busybox=False, console_node=False, workdir=None,
+                    extra_files=()):
     """An initramfs at OUT: /init = INIT (a file), the index files of KERNEL's
     tree and the module closure of MODULES plus fs-ext4.
 
@@ -409,6 +429,7 @@ def build_initramfs(out, kernel, init, modules, *, modprobe=None, recompress=Non
     recompress: None, "zst" or "gz" (modules re-packed, indexes rewritten).
     corrupt: module names whose file gets garbage in the middle.
     busybox: add /bin/busybox and /bin/sh (the rescue-shell cases).
+    extra_files: more files (see _add_extra_files), added last.
     Returns the list of module paths in the image."""
     staging = tempfile.mkdtemp(prefix="initramfs.", dir=workdir)
     try:
@@ -418,6 +439,7 @@ def build_initramfs(out, kernel, init, modules, *, modprobe=None, recompress=Non
         mods = _stage_modules(staging, kernel, modules, modprobe, recompress, corrupt)
         if busybox:
             _add_busybox(staging, ["sh"])
+        _add_extra_files(staging, extra_files)
         pack_initramfs(staging, out, console_node=console_node)
         return mods
     finally:
