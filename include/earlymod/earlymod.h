@@ -101,6 +101,9 @@ struct Options {
     // limit (modprobe's default, as kmod). Coldplug and init set it, so
     // that a hanging command cannot hold the boot past its timeout.
     unsigned command_timeout_ms = 0;
+    // And no command runs past this moment (CLOCK_MONOTONIC ns; 0: none):
+    // coldplug's --timeout is a deadline for the whole run.
+    uint64_t command_deadline_ns = 0;
 
     const std::string_view* config_paths = nullptr;  // -C; none: modprobe.d dirs
     size_t n_config_paths = 0;

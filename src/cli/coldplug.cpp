@@ -129,7 +129,7 @@ int run_coldplug(int argc, char** argv) {
     LoadLog log(nullptr);
     log.attach(opt);
     // A command that hangs is killed when the time is up.
-    opt.command_timeout_ms = static_cast<unsigned>(timeout_s * 1000);
+    opt.command_deadline_ns = monotonic_ns() + static_cast<uint64_t>(timeout_s) * 1000000000ull;
     Error err = ctx->open(opt);
     if (!err.ok()) {
         log_message(log_err, "%s", err.message());

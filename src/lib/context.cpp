@@ -191,6 +191,8 @@ Error Context::run_command(const Module* m, std::string_view type, std::string_v
     spec.depth = command_depth_ + 1;
     uint64_t limit = static_cast<uint64_t>(options_->command_timeout_ms) * 1000000ull;
     spec.deadline_ns = limit ? monotonic_ns() + limit : 0;
+    uint64_t until = options_->command_deadline_ns;
+    if (until && (!spec.deadline_ns || until < spec.deadline_ns)) spec.deadline_ns = until;
     Error e = run_shell_command(spec);
     if (!e.ok()) e.at(Stage::command);
     return e;
