@@ -55,21 +55,26 @@ struct Reports {
     }
 };
 
+// A run over the tree at root (release 1.0, no kernel command line) with
+// a fake kernel, its reports recorded.
+Options tree_options(const fixture::TempDir& root, FakeKernel& kernel, Reports& reports) {
+    Options opt;
+    opt.sysroot = root.path();
+    opt.kernel_release = "1.0";
+    opt.cmdline = nullptr;
+    opt.kernel = &kernel;
+    opt.on_report = Reports::on_report;
+    opt.report_context = &reports;
+    return opt;
+}
+
 struct Run {
     fixture::TempDir root;
     FakeKernel kernel;
-    Options opt;
     Reports reports;
+    Options opt = tree_options(root, kernel, reports);
     Context ctx;
-    Run() {
-        fixture::write_module_tree(root, false);
-        opt.sysroot = root.path();
-        opt.kernel_release = "1.0";
-        opt.cmdline = nullptr;
-        opt.kernel = &kernel;
-        opt.on_report = Reports::on_report;
-        opt.report_context = &reports;
-    }
+    Run() { fixture::write_module_tree(root, false); }
     void open() { REQUIRE(ctx.open(opt).ok()); }
 };
 
@@ -200,13 +205,7 @@ TEST_CASE("load engine: install commands on 16 workers each see their own module
     unsetenv("EARLYMOD_COMMAND_DEPTH");
     FakeKernel kernel;
     Reports reports;
-    Options opt;
-    opt.sysroot = root.path();
-    opt.kernel_release = "1.0";
-    opt.cmdline = nullptr;
-    opt.kernel = &kernel;
-    opt.on_report = Reports::on_report;
-    opt.report_context = &reports;
+    Options opt = tree_options(root, kernel, reports);
     Context ctx;
     REQUIRE(ctx.open(opt).ok());
     fixture::Watchdog watchdog("install commands on 16 workers", 60);
@@ -238,13 +237,7 @@ TEST_CASE("load engine: a command that outlives the command timeout is killed an
     root.write("etc/modprobe.d/slow.conf", "install slow sleep 30\n");
     FakeKernel kernel;
     Reports reports;
-    Options opt;
-    opt.sysroot = root.path();
-    opt.kernel_release = "1.0";
-    opt.cmdline = nullptr;
-    opt.kernel = &kernel;
-    opt.on_report = Reports::on_report;
-    opt.report_context = &reports;
+    Options opt = tree_options(root, kernel, reports);
     opt.command_timeout_ms = 300;
     Context ctx;
     REQUIRE(ctx.open(opt).ok());
