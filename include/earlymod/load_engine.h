@@ -107,7 +107,7 @@ private:
     pthread_mutex_t lock_;
     pthread_cond_t work_;          // a job was queued, or stop
     int wake_[2] = {-1, -1};       // a pipe: a worker finished a job
-    Vec<uint32_t> queue_;          // ready, in plan order
+    Vec<Job*> queue_;              // ready, in plan order
     size_t queue_head_ = 0;
     Vec<uint32_t> finished_;       // finished by a worker, not yet handled
     unsigned running_ = 0;

@@ -16,7 +16,9 @@
 namespace earlymod {
 
 struct LoadEngine::Job {
-    enum class State : uint8_t { waiting, queued, running, done };
+    // Written and read by the coordinator only (queued covers running).
+    enum class State : uint8_t { waiting, queued, done };
+    uint32_t index = 0;         // in jobs_
     Module* module = nullptr;
     Context::Step step;
     State state = State::waiting;
@@ -28,11 +30,13 @@ struct LoadEngine::Job {
     Vec<uint32_t> users;        // every node waiting for this one
     Vec<uint32_t> hard_users;   // the nodes that need it (modules.dep)
     // Written by the worker that runs it, read by the coordinator after
-    // the job is handed back under the lock.
+    // the job is handed back under the lock; running, start and worker are
+    // set under the lock (the slow-load notes read them meanwhile).
     Outcome outcome = Outcome::loaded;
     Error error;
-    uint64_t start = 0, end = 0;  // start: set under the lock
+    uint64_t start = 0, end = 0;
     int worker = -1;
+    bool running = false;
 };
 
 LoadEngine::LoadEngine(Context& ctx) : ctx_(ctx), resolver_(ctx.resolver()) {
@@ -77,9 +81,9 @@ void* LoadEngine::worker_main(void* arg) {
     for (;;) {
         while (e->queue_head_ == e->queue_.size() && !e->stop_) pthread_cond_wait(&e->work_, &e->lock_);
         if (e->queue_head_ == e->queue_.size()) break;
-        uint32_t i = e->queue_[e->queue_head_++];
-        Job& job = *e->jobs_[i];
-        job.state = Job::State::running;
+        // The job itself, not jobs_: the coordinator grows that meanwhile.
+        Job& job = *e->queue_[e->queue_head_++];
+        job.running = true;
         job.start = monotonic_ns();
         job.worker = id;
         ++e->running_;
@@ -90,7 +94,8 @@ void* LoadEngine::worker_main(void* arg) {
 
         pthread_mutex_lock(&e->lock_);
         --e->running_;
-        e->finished_.push(i);
+        job.running = false;
+        e->finished_.push(job.index);
         if (e->wake_[1] >= 0) {
             // Full pipe: the coordinator has wake-ups pending already.
             ssize_t w = write(e->wake_[1], "", 1);
@@ -106,6 +111,7 @@ LoadEngine::Job* LoadEngine::new_job(Module* m, Origin origin) {
     if (!j) return nullptr;
     j->module = m;
     j->origin = origin;
+    j->index = static_cast<uint32_t>(jobs_.size());
     bool inserted = false;
     uint32_t* slot = by_name_.insert(m->name, static_cast<uint32_t>(jobs_.size()), &inserted);
     if (!slot || !jobs_.push(j)) {
@@ -137,7 +143,7 @@ void LoadEngine::release(uint32_t i) {
     if (j.state != Job::State::waiting || j.waiting_for) return;
     j.state = Job::State::queued;
     pthread_mutex_lock(&lock_);
-    queue_.push(i);
+    queue_.push(&j);
     pthread_cond_signal(&work_);
     pthread_mutex_unlock(&lock_);
 }
@@ -318,11 +324,11 @@ void LoadEngine::pump() {
         if (n_threads_ == 0) {
             // No workers: one job here, then look again.
             pthread_mutex_lock(&lock_);
-            bool have = queue_head_ < queue_.size();
-            uint32_t i = have ? queue_[queue_head_++] : 0;
+            Job* next = queue_head_ < queue_.size() ? queue_[queue_head_++] : nullptr;
             pthread_mutex_unlock(&lock_);
-            if (have) {
-                Job& j = *jobs_[i];
+            if (next) {
+                Job& j = *next;
+                uint32_t i = j.index;
                 j.worker = 0;
                 j.start = monotonic_ns();
                 j.outcome = ctx_.run_step(j.step, &j.error);
@@ -346,7 +352,7 @@ void LoadEngine::note_slow_loads(uint64_t now) {
     next_slow_check_ = now + slow_note_ns / 5;
     pthread_mutex_lock(&lock_);
     for (Job* j : jobs_) {
-        if (j->state != Job::State::running || now - j->start < slow_note_ns) continue;
+        if (!j->running || now - j->start < slow_note_ns) continue;
         // Once per slow_note_ns of its running time.
         uint64_t ran = now - j->start;
         uint64_t step = slow_note_ns / 5;
