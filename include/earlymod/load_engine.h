@@ -8,7 +8,8 @@
 // prerequisites are done and make the kernel calls; the thread that calls
 // wait() coordinates: it starts what is ready, records each outcome,
 // reports it (Options::on_report, in completion order), and skips the
-// users of a module that failed. Loading one at a time is the same engine
+// users of a module that failed. Of the modules ready to start, the one
+// earliest in the plan starts first (the order names were submitted in). Loading one at a time is the same engine
 // with one worker.
 //
 // Rules:
@@ -85,6 +86,7 @@ private:
     struct Job;
     static void* worker_main(void* self);
     Job* new_job(Module* m, Origin origin);
+    Job* take_next();
     void add_edge(uint32_t from, uint32_t to, bool hard);
     void release(uint32_t i);
     void release_ready();
@@ -107,7 +109,7 @@ private:
     pthread_mutex_t lock_;
     pthread_cond_t work_;          // a job was queued, or stop
     int wake_[2] = {-1, -1};       // a pipe: a worker finished a job
-    Vec<Job*> queue_;              // ready, in plan order
+    Vec<Job*> queue_;              // ready; taken in plan order (take_next)
     size_t queue_head_ = 0;
     Vec<uint32_t> finished_;       // finished by a worker, not yet handled
     unsigned running_ = 0;

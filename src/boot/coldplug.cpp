@@ -189,6 +189,9 @@ void Coldplug::add(std::string_view alias) {
     Error why;
     if (!engine_.submit(stored, Origin::device, &why))
         log_message(log_debug, "coldplug: no module for %.*s", static_cast<int>(stored.size()), stored.data());
+    // The scan takes a while under emulation: what finished meanwhile is
+    // handled now, so that what waits for it starts.
+    engine_.pump();
 }
 
 void Coldplug::start() {

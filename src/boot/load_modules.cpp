@@ -183,6 +183,7 @@ void submit_wanted(LoadEngine& engine, LoadLog& log, const Vec<std::string_view>
     for (std::string_view name : names) {
         Error why;
         if (!engine.submit(name, Origin::wanted, &why)) log.not_found(name, why);
+        engine.pump();  // what finished meanwhile lets what waits for it start
     }
 }
 

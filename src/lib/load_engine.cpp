@@ -82,7 +82,7 @@ void* LoadEngine::worker_main(void* arg) {
         while (e->queue_head_ == e->queue_.size() && !e->stop_) pthread_cond_wait(&e->work_, &e->lock_);
         if (e->queue_head_ == e->queue_.size()) break;
         // The job itself, not jobs_: the coordinator grows that meanwhile.
-        Job& job = *e->queue_[e->queue_head_++];
+        Job& job = *e->take_next();
         job.running = true;
         job.start = monotonic_ns();
         job.worker = id;
@@ -104,6 +104,21 @@ void* LoadEngine::worker_main(void* arg) {
     }
     pthread_mutex_unlock(&e->lock_);
     return nullptr;
+}
+
+// The ready job earliest in the plan (the order names were submitted in,
+// each after what it needs), not the one that became ready first: a chain
+// such as virtio_ring, virtio, virtio_pci, virtio_blk (what the root device
+// waits for) is not sent behind every module that became ready meanwhile.
+// Under lock_; the queue holds a few dozen jobs at most.
+LoadEngine::Job* LoadEngine::take_next() {
+    size_t best = queue_head_;
+    for (size_t k = queue_head_ + 1; k < queue_.size(); ++k)
+        if (queue_[k]->index < queue_[best]->index) best = k;
+    Job* j = queue_[best];
+    queue_[best] = queue_[queue_head_];
+    queue_[queue_head_++] = j;
+    return j;
 }
 
 LoadEngine::Job* LoadEngine::new_job(Module* m, Origin origin) {
@@ -324,7 +339,7 @@ void LoadEngine::pump() {
         if (n_threads_ == 0) {
             // No workers: one job here, then look again.
             pthread_mutex_lock(&lock_);
-            Job* next = queue_head_ < queue_.size() ? queue_[queue_head_++] : nullptr;
+            Job* next = queue_head_ < queue_.size() ? take_next() : nullptr;
             pthread_mutex_unlock(&lock_);
             if (next) {
                 Job& j = *next;
