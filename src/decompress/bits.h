@@ -10,6 +10,26 @@ namespace earlymod::dz {
 
 using u8 = unsigned char;
 
+// A reflected CRC's lookup table, computed at compile time: constant data
+// that any number of threads may use at once (a table built on first use
+// raced between workers). CRC-32 (gzip, xz) and CRC-64 (xz) use it.
+template <typename T>
+struct CrcTable {
+    T v[256];
+};
+template <typename T, T poly>
+constexpr CrcTable<T> make_crc_table()
+{
+    CrcTable<T> t{};
+    for (uint32_t i = 0; i < 256; i++) {
+        T c = i;
+        for (int k = 0; k < 8; k++)
+            c = (c >> 1) ^ (poly & (T(0) - (c & 1)));
+        t.v[i] = c;
+    }
+    return t;
+}
+
 // Output buffer. The whole decompressed file lives here; it doubles as the
 // LZ77 window of every decoder, so back-references are plain indexes into
 // buf and only need checking against the start of the current window.

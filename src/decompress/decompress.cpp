@@ -28,24 +28,9 @@ const char* out_grow(Out& o, size_t extra)
     return nullptr;
 }
 
-// The table is constant data, computed at compile time (1 KiB of .rodata):
-// any number of threads may use it at once.
+// 1 KiB of .rodata (bits.h).
 namespace {
-struct Crc32Table {
-    uint32_t v[256];
-};
-constexpr Crc32Table make_crc32_table()
-{
-    Crc32Table t{};
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++)
-            c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1)));
-        t.v[i] = c;
-    }
-    return t;
-}
-constexpr Crc32Table crc_table = make_crc32_table();
+constexpr CrcTable<uint32_t> crc_table = make_crc_table<uint32_t, 0xEDB88320u>();
 static_assert(crc_table.v[1] == 0x77073096u && crc_table.v[255] == 0x2D02EF8Du);
 } // namespace
 

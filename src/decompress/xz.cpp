@@ -18,23 +18,8 @@ constexpr const char* kData = "xz: corrupt LZMA data";
 
 // ---- integrity checks --------------------------------------------------
 
-// CRC-64 (ECMA-182, reflected, as xz uses it). The table is constant data,
-// computed at compile time (2 KiB of .rodata): safe on any number of threads.
-struct Crc64Table {
-    uint64_t v[256];
-};
-constexpr Crc64Table make_crc64_table()
-{
-    Crc64Table t{};
-    for (uint32_t i = 0; i < 256; i++) {
-        uint64_t c = i;
-        for (int k = 0; k < 8; k++)
-            c = (c >> 1) ^ (0xC96C5795D7870F42ull & (0ull - (c & 1)));
-        t.v[i] = c;
-    }
-    return t;
-}
-constexpr Crc64Table crc64_table = make_crc64_table();
+// CRC-64 (ECMA-182, reflected, as xz uses it); 2 KiB of .rodata (bits.h).
+constexpr CrcTable<uint64_t> crc64_table = make_crc_table<uint64_t, 0xC96C5795D7870F42ull>();
 static_assert(crc64_table.v[1] == 0xB32E4CBE03A75F6Full && crc64_table.v[255] == 0xE0ADA17364673F59ull);
 
 uint64_t crc64(const u8* p, size_t n)
