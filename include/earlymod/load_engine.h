@@ -3,8 +3,17 @@
 // both use the same per-module step, Context::prepare_step/run_step.)
 //
 // Names are submitted while the engine runs: each is resolved on the
-// calling thread, and the modules it needs join one graph, the run's plan
-// (see load_plan.h for its edges). Worker threads take the modules whose
+// calling thread, and the modules it needs join one graph, the run's plan.
+// Its nodes are kernel modules (one per module name, however many names
+// or aliases lead to it), those of kmod's probe lists for the names; its
+// edges say "before":
+//   - a hard dependency (modules.dep) before the module that needs it: if
+//     it fails, the module that needs it is skipped;
+//   - a pre-softdep before its module, and a module before its
+//     post-softdeps: order only (kmod ignores softdep failures).
+// Loops (softdeps that point at each other, a cycle in modules.dep) are
+// broken: if nothing can start, the earliest waiting node starts anyway.
+// Worker threads take the modules whose
 // prerequisites are done and make the kernel calls; the thread that calls
 // wait() coordinates: it starts what is ready, records each outcome,
 // reports it (Options::on_report, in completion order), and skips the
@@ -86,6 +95,9 @@ private:
     struct Job;
     static void* worker_main(void* self);
     Job* new_job(Module* m, Origin origin);
+    void decide_target(Module* m, Origin origin, Outcome outcome, const Error& error);
+    void add_target(Module* m, Origin origin);
+    void release_users(const Job& j);
     Job* take_next();
     void add_edge(uint32_t from, uint32_t to, bool hard);
     void release(uint32_t i);

@@ -127,8 +127,7 @@ LoadEngine::Job* LoadEngine::new_job(Module* m, Origin origin) {
     j->module = m;
     j->origin = origin;
     j->index = static_cast<uint32_t>(jobs_.size());
-    bool inserted = false;
-    uint32_t* slot = by_name_.insert(m->name, static_cast<uint32_t>(jobs_.size()), &inserted);
+    uint32_t* slot = by_name_.insert(m->name, j->index);
     if (!slot || !jobs_.push(j)) {
         delete j;
         return nullptr;
@@ -192,13 +191,17 @@ void LoadEngine::skip(uint32_t i, uint32_t cause) {
                                 c->name.data());
         finish_outcome(k, Outcome::skipped, why, 0, 0, -1, c);
         for (uint32_t u : j.hard_users) stack.push(u);
-        // What waits for it only for order may go on.
-        for (uint32_t u : j.users) {
-            Job& ju = *jobs_[u];
-            if (ju.state != Job::State::waiting) continue;
-            if (ju.waiting_for) --ju.waiting_for;
-            release(u);
-        }
+        release_users(j);  // what waits for it only for order may go on
+    }
+}
+
+// j has its outcome: what waited for it has one prerequisite less.
+void LoadEngine::release_users(const Job& j) {
+    for (uint32_t u : j.users) {
+        Job& ju = *jobs_[u];
+        if (ju.state != Job::State::waiting) continue;
+        if (ju.waiting_for) --ju.waiting_for;
+        release(u);
     }
 }
 
@@ -207,12 +210,60 @@ void LoadEngine::complete(uint32_t i) {
     finish_outcome(i, j.outcome, j.error, j.start, j.end, j.worker, nullptr);
     if (j.outcome == Outcome::failed)
         for (uint32_t u : j.hard_users) skip(u, i);
-    for (uint32_t u : j.users) {
-        Job& ju = *jobs_[u];
-        if (ju.state != Job::State::waiting) continue;
-        if (ju.waiting_for) --ju.waiting_for;
-        release(u);
+    release_users(j);
+}
+
+// A target decided without a load (present, blacklisted, refused).
+void LoadEngine::decide_target(Module* m, Origin origin, Outcome outcome, const Error& error) {
+    Job* j = new_job(m, origin);
+    if (!j) return;
+    j->target = j->required = true;
+    finish_outcome(j->index, outcome, error, 0, 0, -1, nullptr);
+}
+
+// m's probe list joins the plan: new nodes, their edges, their steps.
+void LoadEngine::add_target(Module* m, Origin origin) {
+    scratch_.clear();
+    if (Error pe = resolver_.probe_list(m, ctx_.options().ignore_commands, scratch_); !pe.ok()) {
+        decide_target(m, origin, Outcome::failed, pe.at(Stage::resolve));
+        return;
     }
+    if (scratch_.empty() || scratch_.back() != m) scratch_.push(m);  // the target, even with no list
+    fresh_.clear();
+    for (Module* mm : scratch_) {
+        uint32_t idx;
+        if (uint32_t* known = by_name_.find(mm->name)) {
+            idx = *known;
+        } else {
+            Job* nj = new_job(mm, origin);
+            if (!nj) continue;
+            idx = nj->index;
+            fresh_.push(idx);
+        }
+        Job& j = *jobs_[idx];
+        if (j.state == Job::State::done) continue;
+        if (mm == m) j.target = j.required = true;
+        else if (resolver_.is_required(mm)) j.required = true;
+    }
+    // The edges of the new nodes (kmod's probe list holds each one's
+    // dependencies and softdeps, so both ends are in the plan now).
+    for (uint32_t idx : fresh_) {
+        Module* mm = jobs_[idx]->module;
+        resolver_.load_deps(mm);
+        for (uint32_t d = 0; d < mm->n_deps; ++d)
+            if (uint32_t* j = by_name_.find(mm->deps[d]->name)) add_edge(*j, idx, true);
+        if (!mm->softdeps_done) continue;  // -i on a target: its softdeps are not in the plan
+        for (uint32_t p = 0; p < mm->n_pre; ++p)
+            if (uint32_t* j = by_name_.find(mm->pre[p]->name)) add_edge(*j, idx, false);
+        for (uint32_t p = 0; p < mm->n_post; ++p)
+            if (uint32_t* j = by_name_.find(mm->post[p]->name)) add_edge(idx, *j, false);
+    }
+    // Prepared here, where the resolver may be used; then started.
+    for (uint32_t idx : fresh_) {
+        Job& j = *jobs_[idx];
+        if (j.state == Job::State::waiting) j.step = ctx_.prepare_step(j.module, {});
+    }
+    for (uint32_t idx : fresh_) release(idx);
 }
 
 bool LoadEngine::submit(std::string_view name, Origin origin, Error* why) {
@@ -236,67 +287,15 @@ bool LoadEngine::submit(std::string_view name, Origin origin, Error* why) {
             if (j.state != Job::State::done) j.required = j.target = true;
             continue;
         }
-        int nl = static_cast<int>(m->name.size());
         if (!o.ignore_status && ctx_.in_kernel(m)) {
-            Job* j = new_job(m, origin);
-            if (!j) return true;
-            j->target = j->required = true;
-            finish_outcome(static_cast<uint32_t>(jobs_.size() - 1), Outcome::present, Error(), 0, 0, -1, nullptr);
-            continue;
+            decide_target(m, origin, Outcome::present, Error());
+        } else if (resolver_.is_blacklisted(m)) {
+            log_message(log_debug, "%.*s (from %.*s) left out: blacklisted", static_cast<int>(m->name.size()),
+                        m->name.data(), static_cast<int>(name.size()), name.data());
+            decide_target(m, origin, Outcome::blacklisted, Error());
+        } else {
+            add_target(m, origin);
         }
-        if (resolver_.is_blacklisted(m)) {
-            log_message(log_debug, "%.*s (from %.*s) left out: blacklisted", nl, m->name.data(),
-                        static_cast<int>(name.size()), name.data());
-            Job* j = new_job(m, origin);
-            if (!j) return true;
-            j->target = j->required = true;
-            finish_outcome(static_cast<uint32_t>(jobs_.size() - 1), Outcome::blacklisted, Error(), 0, 0, -1, nullptr);
-            continue;
-        }
-        scratch_.clear();
-        if (Error pe = resolver_.probe_list(m, o.ignore_commands, scratch_); !pe.ok()) {
-            Job* j = new_job(m, origin);
-            if (!j) return true;
-            j->target = j->required = true;
-            finish_outcome(static_cast<uint32_t>(jobs_.size() - 1), Outcome::failed, pe.at(Stage::resolve), 0, 0, -1,
-                           nullptr);
-            continue;
-        }
-        if (scratch_.empty() || scratch_.back() != m) scratch_.push(m);  // the target, even with no list
-        fresh_.clear();
-        for (Module* mm : scratch_) {
-            uint32_t idx;
-            if (uint32_t* known = by_name_.find(mm->name)) {
-                idx = *known;
-            } else {
-                if (!new_job(mm, origin)) continue;
-                idx = static_cast<uint32_t>(jobs_.size() - 1);
-                fresh_.push(idx);
-            }
-            Job& j = *jobs_[idx];
-            if (j.state == Job::State::done) continue;
-            if (mm == m) j.target = j.required = true;
-            else if (resolver_.is_required(mm)) j.required = true;
-        }
-        // The edges of the new nodes (kmod's probe list holds each one's
-        // dependencies and softdeps, so both ends are in the plan now).
-        for (uint32_t idx : fresh_) {
-            Module* mm = jobs_[idx]->module;
-            resolver_.load_deps(mm);
-            for (uint32_t d = 0; d < mm->n_deps; ++d)
-                if (uint32_t* j = by_name_.find(mm->deps[d]->name)) add_edge(*j, idx, true);
-            if (!mm->softdeps_done) continue;  // -i on a target: its softdeps are not in the plan
-            for (uint32_t p = 0; p < mm->n_pre; ++p)
-                if (uint32_t* j = by_name_.find(mm->pre[p]->name)) add_edge(*j, idx, false);
-            for (uint32_t p = 0; p < mm->n_post; ++p)
-                if (uint32_t* j = by_name_.find(mm->post[p]->name)) add_edge(idx, *j, false);
-        }
-        // Prepared here, where the resolver may be used; then started.
-        for (uint32_t idx : fresh_) {
-            Job& j = *jobs_[idx];
-            if (j.state == Job::State::waiting) j.step = ctx_.prepare_step(j.module, {});
-        }
-        for (uint32_t idx : fresh_) release(idx);
     }
     if (memory_exhausted()) {
         if (why) *why = Error::make(ENOMEM, "out of memory resolving %.*s", static_cast<int>(name.size()), name.data());
