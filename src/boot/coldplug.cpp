@@ -269,7 +269,7 @@ ColdplugResult Coldplug::finish() {
 }
 
 ColdplugResult coldplug(Context& ctx, LoadLog& log, unsigned jobs, unsigned timeout_ms) {
-    (void)log;
+    log.begin();  // a run of its own: totals and times from now
     uint64_t deadline = monotonic_ns() + static_cast<uint64_t>(timeout_ms) * 1000000ull;
     LoadEngine* engine = new (std::nothrow) LoadEngine(ctx);
     Coldplug* cp = engine ? new (std::nothrow) Coldplug(*engine, FsRoot(ctx.options().sysroot)) : nullptr;

@@ -135,7 +135,6 @@ int run_coldplug(int argc, char** argv) {
         log_message(log_err, "%s", err.message());
         return 1;
     }
-    log.begin();
     coldplug(*ctx, log, static_cast<unsigned>(jobs), static_cast<unsigned>(timeout_s * 1000));
     return log.totals().ok() ? 0 : 1;
 }

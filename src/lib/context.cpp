@@ -85,7 +85,7 @@ Context::Step Context::prepare_step(Module* m, std::string_view extra) {
     std::string_view conf = resolver_.options(m);
     if (conf.empty() && extra.empty()) step.params = std::string_view("", 0);
     else if (conf.empty()) step.params = resolver_.arena().dup(extra);
-    else step.params = resolver_.arena().concat(resolver_.arena().concat(conf, " "), extra);
+    else step.params = resolver_.arena().concat(conf, " ", extra);
     std::string_view command;
     if (resolver_.install_command(m, &command) && !m->ignore_command) {
         step.kind = Step::install;
