@@ -36,7 +36,8 @@ const char usage[] =
     "  -V, --version      show the version\n"
     "\n"
     "A link to this binary named after a command (modprobe, insmod, rmmod,\n"
-    "lsmod...) runs that command; as PID 1 (the initramfs's /init) it runs init.\n"
+    "lsmod...) runs that command. Started by the kernel as PID 1, under the name\n"
+    "init or with no command, it runs init.\n"
     "See earlymod(8).\n";
 
 const char init_usage[] =
@@ -46,8 +47,9 @@ const char init_usage[] =
     "wanted modules (as load) and the drivers for the devices present (as\n"
     "coldplug), waits for root=, mounts it, switches to it and starts init=.\n"
     "The kernel command line configures it (root=, rootfstype=, rootflags=, ro,\n"
-    "rw, rootwait, rootdelay=, init=, earlymod.*; see earlymod(8)). Unless it is\n"
-    "PID 1, it refuses to run when / is not an initramfs (ramfs or tmpfs).\n"
+    "rw, rootwait, rootdelay=, init=, earlymod.*; see earlymod(8)). Run as a\n"
+    "command (not started by the kernel as init), it refuses to run when / is\n"
+    "not an initramfs (ramfs or tmpfs).\n"
     "\n"
     "Options:\n"
     "  -h, --help         show this help\n";
@@ -63,6 +65,26 @@ const Command commands[] = {
     {"rmmod", earlymod::run_rmmod},       {"lsmod", earlymod::run_lsmod},
 };
 
+bool is_command(std::string_view name) {
+    for (const Command& c : commands)
+        if (name == c.name) return true;
+    return name == "init" || name == "help" || (name.size() > 1 && name[0] == '-');
+}
+
+// The kernel starts an initramfs's /init as PID 1 and passes it the
+// command line's words it does not know ("single", "emergency") as
+// arguments. So PID 1 named init is init whatever its arguments, and PID 1
+// under another name is init only when no command or option was given: a
+// personality link (modprobe, insmod...) or an explicit command runs that
+// command, as it would anywhere else, and never takes over the namespace.
+bool started_as_init(std::string_view self, int argc, char** argv) {
+    if (getpid() != 1) return false;
+    if (self == "init") return true;
+    for (const Command& c : commands)
+        if (self == c.name) return false;
+    return argc < 2 || !is_command(argv[1]);
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -73,11 +95,11 @@ int main(int argc, char** argv) {
     logger().program = program;
 
     // In early boot there may be no stderr: log to the kernel instead.
-    if (getpid() == 1 || fcntl(2, F_GETFD) < 0) logger().to_kmsg = true;
-    // As PID 1 this is the initramfs's /init, whatever its name.
-    if (getpid() == 1) earlymod::run_init(argc, argv);
+    if (fcntl(2, F_GETFD) < 0) logger().to_kmsg = true;
+    if (started_as_init(self, argc, argv)) earlymod::run_init(argc, argv);
 
-    // Personalities: a link named after a command runs it.
+    // Personalities: a link named after a command runs it, as PID 1 too
+    // (a container's first process may well be `modprobe X`).
     for (const Command& c : commands)
         if (self == c.name) return c.run(argc, argv);
     if (self == "init" || (argc > 1 && std::string_view(argv[1]) == "init")) {
