@@ -46,6 +46,12 @@ namespace earlymod {
 // more is refused (an error naming modules.dep, the module and the limit),
 // like a module with a bad path.
 constexpr size_t max_module_deps = 4096;
+// A module file's path, the modules directory's included, as the kernel
+// takes a path: at most PATH_MAX - 1 bytes. A modules.dep entry (the
+// module's own path or a dependency's) that would make a longer path is
+// refused like a bad path, with an error naming the module, so that no
+// caller meets a module it cannot print or open.
+constexpr size_t max_module_path = 4095;
 // Softdep nesting in one probe list: each level is a recursion, so this
 // bounds the stack (earlymod may be PID 1). A deeper chain makes
 // probe_list() fail with ELOOP, naming the softdep line (file and line)
@@ -145,6 +151,8 @@ public:
 private:
     Module* get(std::string_view name, std::string_view alias, bool has_alias);
     void parse_dep_line(Module* m, std::string_view line);
+    // Whether the modules directory plus relpath is a path the kernel takes.
+    bool path_fits(std::string_view relpath) const;
     void collect(Module* m, bool required, bool ignore_commands, Vec<Module*>& out);
     void fill_softdeps(Module* m, Vec<Module*>& out);
     void resolve_softdeps(Module* m);

@@ -82,6 +82,13 @@ void Resolver::parse_dep_line(Module* m, std::string_view line) {
         m->unusable = true;
         return;
     }
+    if (!path_fits(relpath)) {
+        log_message(log_err, "%.*s: refusing module %.*s: its path is %zu bytes long, more than the limit of %zu",
+                    static_cast<int>(shown.size()), shown.data(), static_cast<int>(m->name.size()), m->name.data(),
+                    paths_.moddir_shown.size() + 1 + relpath.size(), max_module_path);
+        m->unusable = true;
+        return;
+    }
     if (m->relpath.empty()) m->relpath = relpath;
     // Split the dependency list at blanks; refuse any absolute path or
     // ".." component.
@@ -130,6 +137,16 @@ void Resolver::parse_dep_line(Module* m, std::string_view line) {
             m->unusable = true;
             return;
         }
+        if (d && d->relpath != dep && !path_fits(dep)) {
+            log_message(log_err,
+                        "%.*s: refusing dependency %.*s of module %.*s: its path is %zu bytes long, more than the "
+                        "limit of %zu",
+                        static_cast<int>(shown.size()), shown.data(), static_cast<int>(d->name.size()),
+                        d->name.data(), static_cast<int>(m->name.size()), m->name.data(),
+                        paths_.moddir_shown.size() + 1 + dep.size(), max_module_path);
+            m->unusable = true;
+            return;
+        }
         if (d) {
             if (d->relpath.empty()) d->relpath = dep;
             d->builtin = 0;
@@ -163,6 +180,10 @@ void Resolver::parse_dep_line(Module* m, std::string_view line) {
         for (size_t i = 0; i < deps.size(); ++i) m->deps[i] = deps[deps.size() - 1 - i];
         m->n_deps = static_cast<uint32_t>(deps.size());
     }
+}
+
+bool Resolver::path_fits(std::string_view relpath) const {
+    return paths_.moddir_shown.size() + 1 + relpath.size() <= max_module_path;
 }
 
 void Resolver::load_deps(Module* m) {
