@@ -67,6 +67,7 @@ struct Module {
     bool dep_done = false;
     bool unusable = false;          // bad entry in modules.dep: never loaded
     std::string_view relpath;       // as in modules.dep ("kernel/fs/xfs/xfs.ko")
+    std::string_view file;          // a file named by the caller (lookup_file), used instead
     Module** deps = nullptr;        // hard dependencies, in load order
     uint32_t n_deps = 0;
 
@@ -106,17 +107,30 @@ public:
 
     // Opens the indexes of the modules dir. Returns an error when the dir
     // itself is missing or unreadable; missing index files are reported
-    // by check_indexes().
+    // by check_indexes(). Either way lookup() works afterwards: the
+    // configuration's aliases resolve without any index, as in kmod.
     Error open(const ResolverPaths& paths, Config* config);
     // An error naming modules.dep when neither of its forms is present.
     Error check_indexes();
 
     // Every module the name resolves to, in kmod's order. Fails only for
-    // a malformed name (an unmatched bracket).
+    // a malformed name (an unmatched bracket). When open() or
+    // check_indexes() failed, only the configuration answers (its aliases
+    // and install commands).
     Error lookup(std::string_view name, Vec<Module*>& out);
     // Like lookup, but only modules.dep and modules.builtin: a module name,
     // never an alias.
     Module* lookup_name(std::string_view name);
+    // kmod 31's `modprobe /path/mod.ko` and `modprobe ./mod.ko`: whether
+    // the caller's argument names a module file (it starts with "/" or
+    // "./"), and the module for that file: named after the file (up to its
+    // first '.'), its path made absolute from the working directory, its
+    // dependencies still those modules.dep gives that name. The file is
+    // the caller's choice, so it is not held to the modules directory;
+    // every path from modules.dep still is. Fails when the file does not
+    // exist, or when the name is already in use with another file.
+    static bool names_file(std::string_view arg);
+    Error lookup_file(std::string_view arg, Vec<Module*>& out);
 
     // The modules to load for target, in order. ignore_commands is -i:
     // the target's install command and softdeps are skipped. Fails (ELOOP)
@@ -126,10 +140,11 @@ public:
     // fails the probe; softdep failures do not).
     bool is_required(const Module* m) const { return m->required == generation_; }
 
-    // The module's file, as shown: "<moddir>/<relpath>", written into buf.
-    // Empty for a module without a file (builtin, install-only, refused).
+    // The module's file, as shown: "<moddir>/<relpath>" (or the caller's
+    // file), written into buf. Empty for a module without a file (builtin,
+    // install-only, refused).
     std::string_view path(const Module* m, char* buf, size_t cap) const;
-    bool has_file(const Module* m) const { return !m->relpath.empty() && !m->unusable; }
+    bool has_file(const Module* m) const { return (!m->relpath.empty() || !m->file.empty()) && !m->unusable; }
 
     // Lazily computed facts about a module.
     void load_deps(Module* m);
@@ -161,6 +176,7 @@ private:
     ResolverPaths paths_;
     Config* config_ = nullptr;
     IndexFile indexes_[5];
+    bool indexes_usable_ = true;  // false: no modules dir, or no modules.dep
     Arena arena_;
     StrMap<Module*> pool_;
     bool pool_sized_ = false;

@@ -250,8 +250,15 @@ int run_modprobe(int argc, char** argv) {
         for (int i = 0; i < (use_all ? nargs : 1); ++i) {
             std::string_view name = args[i];
             Vec<Module*> list;
-            Error e = ctx.index_error();
-            if (e.ok()) e = ctx.resolver().lookup(name, list);
+            if (Resolver::names_file(name)) {
+                Error e = ctx.resolver().lookup_file(name, list);
+                if (!e.ok()) {
+                    log_message(not_found_level, "%s", e.message());
+                    status = 1;
+                    continue;
+                }
+            }
+            Error e = list.empty() ? ctx.resolver().lookup(name, list) : Error();
             if (!e.ok() || list.empty()) {
                 if (!ctx.index_error().ok()) log_message(log_err, "%s", ctx.index_error().message());
                 log_message(not_found_level, "Module %s not found in directory %.*s", args[i],

@@ -105,7 +105,8 @@ Context::Step Context::prepare_step(Module* m, std::string_view extra) {
     if (options_->dry_run) return step;  // nothing will be opened
     step.shown_path = resolver_.arena().dup(path);
     char host[4096];
-    if (root_.host_path(path, host, sizeof host)) step.host_path = resolver_.arena().dup(host).data();
+    if (!m->file.empty()) step.host_path = step.shown_path.data();  // the caller's file, on this machine
+    else if (root_.host_path(path, host, sizeof host)) step.host_path = resolver_.arena().dup(host).data();
     return step;
 }
 
@@ -290,10 +291,12 @@ static Error not_found(std::string_view name, std::string_view moddir) {
 
 Error Context::load(std::string_view name, std::string_view params) {
     not_found_ = true;
-    if (!index_error_.ok()) return index_error_;
     Vec<Module*>& list = scratch_lookup_;
     list.clear();
-    if (options_->ignore_alias) {
+    if (Resolver::names_file(name)) {
+        // Said at the not-found level, as kmod does.
+        if (Error e = resolver_.lookup_file(name, list); !e.ok()) return e;
+    } else if (options_->ignore_alias) {
         if (Module* m = resolver_.lookup_name(name)) list.push(m);
     } else {
         Error e = resolver_.lookup(name, list);
@@ -305,7 +308,7 @@ Error Context::load(std::string_view name, std::string_view params) {
             if (!resolver_.is_builtin(m)) list[k++] = m;
         list.truncate(k);
     }
-    if (list.empty()) return not_found(name, moddir_shown_);
+    if (list.empty()) return index_error_.ok() ? not_found(name, moddir_shown_) : index_error_;
     not_found_ = false;
     Error last;
     for (Module* m : list) {
@@ -323,15 +326,16 @@ Error Context::load(std::string_view name, std::string_view params) {
 }
 
 Error Context::dependencies(std::string_view name, Vec<std::string_view>& paths) {
-    if (!index_error_.ok()) return index_error_;
     Vec<Module*> list;
-    if (options_->ignore_alias) {
+    if (Resolver::names_file(name)) {
+        if (Error e = resolver_.lookup_file(name, list); !e.ok()) return e;
+    } else if (options_->ignore_alias) {
         if (Module* m = resolver_.lookup_name(name)) list.push(m);
     } else {
         Error e = resolver_.lookup(name, list);
         if (!e.ok()) return e;
     }
-    if (list.empty()) return not_found(name, moddir_shown_);
+    if (list.empty()) return index_error_.ok() ? not_found(name, moddir_shown_) : index_error_;
     for (Module* target : list) {
         Vec<Module*> plan;
         if (Error e = resolver_.probe_list(target, options_->ignore_commands, plan); !e.ok()) return e;

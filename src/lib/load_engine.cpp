@@ -268,16 +268,17 @@ void LoadEngine::add_target(Module* m, Origin origin) {
 
 bool LoadEngine::submit(std::string_view name, Origin origin, Error* why) {
     const Options& o = ctx_.options();
-    if (!ctx_.index_error().ok()) {
-        if (why) *why = ctx_.index_error();
-        return false;
-    }
+    // Without a usable index the configuration's aliases (and install
+    // commands) still resolve; a name that finds nothing is then blamed on
+    // the index.
     Vec<Module*> found;
     Error e = resolver_.lookup(name, found);
     if (!e.ok() || found.empty()) {
         if (why)
-            *why = Error::make(ENOENT, "Module %.*s not found", static_cast<int>(name.size()), name.data())
-                       .at(Stage::resolve);
+            *why = !ctx_.index_error().ok()
+                       ? ctx_.index_error()
+                       : Error::make(ENOENT, "Module %.*s not found", static_cast<int>(name.size()), name.data())
+                             .at(Stage::resolve);
         return false;
     }
     for (Module* m : found) {

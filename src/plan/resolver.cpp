@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "earlymod/output.h"
 #include "earlymod/text.h"
 
@@ -16,19 +19,23 @@ Error Resolver::open(const ResolverPaths& paths, Config* config) {
     int n = snprintf(host, sizeof host, "%.*s", static_cast<int>(paths.moddir_host.size()), paths.moddir_host.data());
     if (n < 0 || static_cast<size_t>(n) >= sizeof host)
         return Error::make(ENAMETOOLONG, "modules directory path too long");
+    // Named even when the directory is missing: they then find nothing,
+    // and lookup() still answers from the configuration's aliases.
+    for (int k = 0; k < 5; ++k)
+        indexes_[k].open(static_cast<IndexKind>(k), paths.moddir_host, paths.moddir_shown, arena_);
     if (!is_directory(host)) {
+        indexes_usable_ = false;
         int e = path_exists(host) ? ENOTDIR : errno;
         if (!e) e = ENOENT;
         return Error::make(e, "could not open modules directory %.*s: %s", static_cast<int>(paths.moddir_shown.size()),
                            paths.moddir_shown.data(), strerror(e));
     }
-    for (int k = 0; k < 5; ++k)
-        indexes_[k].open(static_cast<IndexKind>(k), paths.moddir_host, paths.moddir_shown, arena_);
     return {};
 }
 
 Error Resolver::check_indexes() {
     IndexFile& dep = indexes_[static_cast<int>(IndexKind::dep)];
+    indexes_usable_ = dep.present();
     if (!dep.present() && !dep.open_error().ok()) return dep.open_error();
     if (!dep.present())
         return Error::make(ENOENT, "no module index in %.*s: neither modules.dep.bin nor modules.dep (run depmod)",
@@ -194,7 +201,14 @@ void Resolver::load_deps(Module* m) {
 }
 
 std::string_view Resolver::path(const Module* m, char* buf, size_t cap) const {
-    if (m->relpath.empty() || m->unusable) return {};
+    if (m->unusable) return {};
+    if (!m->file.empty()) {
+        if (m->file.size() >= cap) return {};
+        memcpy(buf, m->file.data(), m->file.size());
+        buf[m->file.size()] = '\0';
+        return {buf, m->file.size()};
+    }
+    if (m->relpath.empty()) return {};
     std::string_view dir = paths_.moddir_shown;
     if (dir.size() + 1 + m->relpath.size() >= cap) return {};
     memcpy(buf, dir.data(), dir.size());
@@ -296,9 +310,13 @@ Error Resolver::lookup(std::string_view given, Vec<Module*>& out) {
         if (config_name_matches(a.pattern, a.glob, name))
             if (Module* m = get(a.module, a.pattern, true)) out.push(m);
     if (out.size() > start) return {};
+    // Without modules.dep the indexes cannot be trusted to give a module
+    // its file: only the configuration answers (steps 1 and 4), as kmod
+    // without a modules directory.
+    const bool indexes = indexes_usable_;
 
     // 2. modules.dep by name.
-    if (name.find(':') == std::string_view::npos) {
+    if (indexes && name.find(':') == std::string_view::npos) {
         std::string_view line;
         if (index(IndexKind::dep).find(name, &line)) {
             char nbuf[4096];
@@ -321,7 +339,7 @@ Error Resolver::lookup(std::string_view given, Vec<Module*>& out) {
     };
 
     // 3. symbol:NAME.
-    if (starts_with(name, "symbol:")) {
+    if (indexes && starts_with(name, "symbol:")) {
         index(IndexKind::symbols).search(name, values);
         add_aliased(-1);
         if (out.size() > start) return {};
@@ -346,6 +364,8 @@ Error Resolver::lookup(std::string_view given, Vec<Module*>& out) {
         }
     }
 
+    if (!indexes) return {};
+
     // 5. modules.alias.
     values.clear();
     index(IndexKind::alias).search(name, values);
@@ -367,6 +387,43 @@ Error Resolver::lookup(std::string_view given, Vec<Module*>& out) {
     values.clear();
     index(IndexKind::builtin_alias).search(name, values);
     add_aliased(1);
+    return {};
+}
+
+bool Resolver::names_file(std::string_view arg) {
+    return starts_with(arg, "/") || starts_with(arg, "./");
+}
+
+Error Resolver::lookup_file(std::string_view arg, Vec<Module*>& out) {
+    char abs[4096];
+    char cwd[4096] = "";
+    if (arg[0] != '/' && !getcwd(cwd, sizeof cwd))
+        return Error::make(errno, "Failed to get module from path %.*s: %s", static_cast<int>(arg.size()), arg.data(),
+                           strerror(errno));
+    int n = snprintf(abs, sizeof abs, "%s%s%.*s", cwd, cwd[0] ? "/" : "", static_cast<int>(arg.size()), arg.data());
+    if (n < 0 || static_cast<size_t>(n) > max_module_path)
+        return Error::make(ENAMETOOLONG, "Failed to get module from path %.*s: %s", static_cast<int>(arg.size()),
+                           arg.data(), strerror(ENAMETOOLONG));
+    struct stat st;
+    if (stat(abs, &st) != 0)
+        return Error::make(errno, "Failed to get module from path %.*s: %s", static_cast<int>(arg.size()), arg.data(),
+                           strerror(errno));
+    std::string_view base = path_basename(arg);
+    std::string_view stem = base.substr(0, base.find('.'));
+    char nbuf[max_module_name + 1];
+    if (stem.empty() || stem.size() > max_module_name)
+        return Error::make(ENOENT, "Failed to get module from path %.*s: %s", static_cast<int>(arg.size()), arg.data(),
+                           strerror(ENOENT));
+    Module* m = get(normalize_modname(stem, nbuf, sizeof nbuf), {}, false);
+    if (!m) return Error::make(ENOMEM, "out of memory");
+    std::string_view file(abs, static_cast<size_t>(n));
+    if (!m->file.empty() && m->file != file)
+        return Error::make(EEXIST, "Failed to get module from path %.*s: module %.*s is already in use with %.*s",
+                           static_cast<int>(arg.size()), arg.data(), static_cast<int>(m->name.size()), m->name.data(),
+                           static_cast<int>(m->file.size()), m->file.data());
+    if (m->file.empty()) m->file = arena_.dup(file);
+    m->builtin = 0;
+    out.push(m);
     return {};
 }
 
