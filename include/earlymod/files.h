@@ -22,11 +22,18 @@ public:
     explicit FsRoot(std::string_view prefix);
 
     // The path on this machine for a path as seen inside the root. Relative
-    // paths are left alone. Returns false if it does not fit in cap bytes.
+    // paths are left alone. Under a root, an absolute path is resolved
+    // inside it, as chroot would: ".." never climbs above the root, and
+    // symbolic links (an absolute one from the root) are followed there,
+    // so that no file of this machine outside the root is ever read.
+    // Returns false if it does not fit in cap bytes, or for a loop of more
+    // than 40 links.
     bool host_path(std::string_view inside, char* buf, size_t cap) const;
     bool active() const { return !prefix_.empty(); }
 
 private:
+    bool resolve_inside(std::string_view inside, char* buf, size_t cap) const;
+
     std::string_view prefix_;
 };
 

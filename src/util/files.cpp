@@ -18,15 +18,73 @@ FsRoot::FsRoot(std::string_view prefix) : prefix_(prefix) {
 }
 
 bool FsRoot::host_path(std::string_view inside, char* buf, size_t cap) const {
-    size_t n = 0;
-    if (!inside.empty() && inside[0] == '/') {
-        if (prefix_.size() >= cap) return false;
-        memcpy(buf, prefix_.data(), prefix_.size());
-        n = prefix_.size();
+    if (active() && !inside.empty() && inside[0] == '/') return resolve_inside(inside, buf, cap);
+    if (inside.size() >= cap) return false;
+    memcpy(buf, inside.data(), inside.size());
+    buf[inside.size()] = '\0';
+    return true;
+}
+
+// What the kernel's openat2(RESOLVE_IN_ROOT) does, walked here because the
+// callers open paths, not descriptors: one component at a time, ".."
+// stops at the root, and a symbolic link's target is read and walked in
+// its place, an absolute one from the root again. buf holds the prefix
+// and the components resolved so far; each is lstat'ed before it is kept.
+// A component that does not exist ends the walk: the rest is appended as
+// it stands, and opening it fails at that component, inside the root.
+bool FsRoot::resolve_inside(std::string_view inside, char* buf, size_t cap) const {
+    constexpr int max_links = 40;  // the kernel's own limit (ELOOP)
+    char todo[2][4096];            // the path still to walk, alternating
+    int cur = 0;
+    if (inside.size() >= sizeof todo[0] || prefix_.size() >= cap) return false;
+    memcpy(todo[cur], inside.data(), inside.size());
+    std::string_view rest(todo[cur], inside.size());
+    memcpy(buf, prefix_.data(), prefix_.size());
+    size_t n = prefix_.size();
+    int links = 0;
+    bool missing = false;
+    while (!rest.empty()) {
+        size_t slash = rest.find('/');
+        std::string_view c = rest.substr(0, slash);
+        rest = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
+        if (c.empty() || c == ".") continue;
+        if (c == ".." && !missing) {
+            while (n > prefix_.size() && buf[n - 1] != '/') --n;
+            if (n > prefix_.size()) --n;  // the slash before it
+            continue;
+        }
+        if (n + 1 + c.size() >= cap) return false;
+        buf[n] = '/';
+        memcpy(buf + n + 1, c.data(), c.size());
+        size_t kept = n;
+        n += 1 + c.size();
+        buf[n] = '\0';
+        if (missing) continue;
+        struct stat st;
+        if (lstat(buf, &st) != 0) {
+            missing = true;
+            continue;
+        }
+        if (!S_ISLNK(st.st_mode)) continue;
+        if (++links > max_links) return false;
+        char target[4096];
+        ssize_t len = readlink(buf, target, sizeof target);
+        if (len <= 0 || static_cast<size_t>(len) >= sizeof target) return false;
+        // The link's target, then what was left after the link.
+        int next = 1 - cur;
+        size_t total = static_cast<size_t>(len) + (rest.empty() ? 0 : 1 + rest.size());
+        if (total >= sizeof todo[next]) return false;
+        memcpy(todo[next], target, static_cast<size_t>(len));
+        if (!rest.empty()) {
+            todo[next][len] = '/';
+            memcpy(todo[next] + len + 1, rest.data(), rest.size());
+        }
+        cur = next;
+        rest = {todo[cur], total};
+        n = target[0] == '/' ? prefix_.size() : kept;
     }
-    if (n + inside.size() >= cap) return false;
-    memcpy(buf + n, inside.data(), inside.size());
-    buf[n + inside.size()] = '\0';
+    if (n == prefix_.size()) buf[n++] = '/';
+    buf[n] = '\0';
     return true;
 }
 

@@ -156,3 +156,43 @@ TEST_CASE("files: sorted by name across directories, the first directory wins, o
     CHECK(d.options[0].module == "custom");
     CHECK(d.softdep_for("m") != nullptr);  // modules.softdep is still read
 }
+
+TEST_CASE("sysroot: absolute links, relative links and .. are resolved inside the root, never on the host") {
+    fixture::TempDir host, root;
+    host.write("secret.conf", "options secret x=1\n");
+    root.write("lib/real.conf", "options rerooted x=1\n");
+    std::string secret = host.path() + "/secret.conf";
+    root.mkdir("etc/modprobe.d");
+    // An absolute link to the host's file: inside the root it names
+    // ROOT/<that path>, which does not exist.
+    REQUIRE(symlink(secret.c_str(), (root.path() + "/etc/modprobe.d/a.conf").c_str()) == 0);
+    // An absolute link into the root's own /lib: followed there.
+    REQUIRE(symlink("/lib/real.conf", (root.path() + "/etc/modprobe.d/b.conf").c_str()) == 0);
+    // A relative link that climbs out: ".." stops at the root.
+    std::string climb = "../../../../../../../../.." + secret;
+    REQUIRE(symlink(climb.c_str(), (root.path() + "/etc/modprobe.d/c.conf").c_str()) == 0);
+    // A directory link to / (the host's, seen from outside).
+    REQUIRE(symlink("/", (root.path() + "/up").c_str()) == 0);
+
+    FsRoot fs(root.path());
+    char buf[4096];
+    REQUIRE(fs.host_path("/../../lib/real.conf", buf, sizeof buf));
+    CHECK(std::string(buf) == root.path() + "/lib/real.conf");
+    REQUIRE(fs.host_path("/etc/modprobe.d/b.conf", buf, sizeof buf));
+    CHECK(std::string(buf) == root.path() + "/lib/real.conf");
+    REQUIRE(fs.host_path("/up" + secret, buf, sizeof buf));
+    CHECK(std::string(buf) == root.path() + secret);
+    REQUIRE(fs.host_path("/missing/../../x", buf, sizeof buf));
+    CHECK(std::string(buf).rfind(root.path() + "/missing/", 0) == 0);  // fails at "missing", inside
+    REQUIRE(fs.host_path("/", buf, sizeof buf));
+    CHECK(std::string(buf) == root.path() + "/");
+    // A loop of links is refused, not followed forever.
+    REQUIRE(symlink("/loop", (root.path() + "/loop").c_str()) == 0);
+    CHECK_FALSE(fs.host_path("/loop/x", buf, sizeof buf));
+
+    Config c;
+    c.load(fs, nullptr, 0, "/lib/modules/1", nullptr);
+    std::string seen;
+    for (const ConfigOptions& o : c.options) seen += std::string(o.module) + ";";
+    CHECK(seen == "rerooted;");
+}
