@@ -29,13 +29,29 @@ bool parse_root_spec(std::string_view root, RootSpec* spec);
 // and returns true when the device is there now.
 bool find_root_device(const RootSpec& spec, char* buf, size_t cap);
 
-// Filesystem identity read from a block device's superblock (exposed for
-// tests on image files).
+// Filesystem identity read from a block device's superblock (exposed, as
+// read_partition_uuid below, for tests on image files).
 struct FsIdentity {
     char type[8];     // "ext4", "xfs", "btrfs", "vfat", or empty
     char uuid[40];    // canonical text form, lower case
     char label[256];
 };
 bool read_fs_identity(const char* path, FsIdentity* id);
+
+// The PARTUUID of partition `number` (1-based, as the kernel numbers them)
+// of the disk at `disk`, written into out (cap >= 40) in the form root=
+// names it: the GPT entry's unique GUID, or the MBR disk signature and the
+// number ("0a1b2c3d-01").
+//
+// block_size is the disk's logical block size, which places the GPT header
+// (LBA 1: byte 512, or 4096 on a 4K-sector disk) and the entry array; 0
+// asks the device (BLKSSZGET) and, for an image file, finds the header at
+// 512, 1024, 2048 or 4096. A block size no disk has (not a power of two
+// from 512 to 65536) is refused. A disk whose MBR has a 0xEE (protective)
+// entry is read as GPT only, as the kernel reads it: never as MBR
+// partitions. The header's fields are checked before use (header size,
+// its own LBA, entry size, entry array LBA); whatever the header claims,
+// one entry is read: at most seven small reads in all.
+bool read_partition_uuid(const char* disk, unsigned long number, unsigned block_size, char* out, size_t cap);
 
 } // namespace earlymod

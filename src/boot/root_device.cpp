@@ -3,9 +3,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>  // BLKSSZGET (glibc and musl)
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -16,6 +19,16 @@
 namespace earlymod {
 
 namespace {
+
+// GPT: the header fields read (the header may be longer), an entry's size
+// as this code reads it (the unique GUID is at 16), and the largest entry
+// size taken.
+constexpr size_t kGptHeaderSize = 92;
+constexpr uint32_t kGptEntrySize = 128;
+constexpr uint32_t kMaxGptEntrySize = 4096;
+// Partition numbers a disk can have (the kernel's DISK_MAX_PARTS is 256;
+// GPT tables hold more entries than that, the kernel ignores the rest).
+constexpr unsigned long kMaxPartitionNumber = 65536;
 
 uint16_t le16(const unsigned char* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
 uint32_t le32(const unsigned char* p) {
@@ -29,7 +42,7 @@ bool read_at(int fd, off_t off, unsigned char* buf, size_t n) {
 
 // 16 bytes as 8-4-4-4-12 hex; GPT and FAT-less forms swap the first three
 // fields (mixed endian) when mixed is set.
-void format_uuid(const unsigned char* b, bool mixed, char* out) {
+void format_uuid(const unsigned char* b, bool mixed, char* out, size_t cap = 40) {
     unsigned char u[16];
     memcpy(u, b, 16);
     if (mixed) {
@@ -39,7 +52,7 @@ void format_uuid(const unsigned char* b, bool mixed, char* out) {
         t = u[4]; u[4] = u[5]; u[5] = t;
         t = u[6]; u[6] = u[7]; u[7] = t;
     }
-    snprintf(out, 40, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2], u[3],
+    snprintf(out, cap, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2], u[3],
              u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
 }
 
@@ -82,8 +95,69 @@ bool read_sys(const char* name, const char* leaf, char* buf, size_t cap) {
     return true;
 }
 
-// PARTUUID of partition `name`: GPT unique GUID, or MBR "SSSSSSSS-PP".
-bool partition_uuid(const char* name, char* out) {
+// Logical block sizes a disk may have: 512 to 64 KiB, powers of two.
+bool valid_block_size(uint64_t bs) { return bs >= 512 && bs <= 65536 && (bs & (bs - 1)) == 0; }
+
+// The device's logical block size (BLKSSZGET); for an image file, the
+// first of 512, 1024, 2048, 4096 where the GPT header is (LBA 1); else 512,
+// where the MBR's sector size does not matter.
+unsigned logical_block_size(int fd) {
+    int bs = 0;
+    if (ioctl(fd, BLKSSZGET, &bs) == 0 && bs > 0 && valid_block_size(static_cast<unsigned>(bs)))
+        return static_cast<unsigned>(bs);
+    for (unsigned probe = 512; probe <= 4096; probe *= 2) {
+        unsigned char sig[8];
+        if (read_at(fd, probe, sig, sizeof sig) && memcmp(sig, "EFI PART", 8) == 0) return probe;
+    }
+    return 512;
+}
+
+// The partition table of the disk open at fd, as the kernel reads it
+// (block/partitions/efi.c, msdos.c): a GPT needs an MBR with a 0xEE
+// (protective or hybrid) entry, and such a disk is never read as MBR
+// partitions: the protective MBR's signature (0) would make a PARTUUID
+// "00000000-01" of any disk. Each field of the GPT header is checked
+// before it is used; one header and one entry are read, whatever the
+// header claims.
+bool partition_uuid_at(int fd, unsigned long number, unsigned bs, char* out, size_t cap) {
+    unsigned char mbr[512];
+    if (!read_at(fd, 0, mbr, sizeof mbr) || mbr[510] != 0x55 || mbr[511] != 0xAA) return false;
+    bool protective = false;
+    for (int i = 0; i < 4; ++i) protective = protective || mbr[446 + 16 * i + 4] == 0xEE;
+    if (!protective) {
+        snprintf(out, cap, "%08x-%02lx", le32(mbr + 440), number);
+        return true;
+    }
+    if (bs == 0) bs = logical_block_size(fd);
+    if (!valid_block_size(bs)) return false;
+    unsigned char hdr[kGptHeaderSize];
+    if (!read_at(fd, bs, hdr, sizeof hdr) || memcmp(hdr, "EFI PART", 8) != 0) return false;
+    uint32_t header_size = le32(hdr + 12);
+    uint64_t my_lba = le64(hdr + 24);
+    uint64_t entries_lba = le64(hdr + 72);
+    uint32_t count = le32(hdr + 80);
+    uint32_t entry_size = le32(hdr + 84);
+    if (header_size < kGptHeaderSize || header_size > bs || my_lba != 1) return false;
+    // Entries are 128 bytes times a power of two (the kernel takes 128
+    // only); the cap keeps the offset below from overflowing.
+    if (entry_size < kGptEntrySize || entry_size > kMaxGptEntrySize || (entry_size & (entry_size - 1)) != 0)
+        return false;
+    if (number > count) return false;
+    // The array lies after the header; the end of the entry read must be
+    // an off_t.
+    const uint64_t limit = uint64_t(INT64_MAX) - kGptEntrySize;
+    if (entries_lba < 2 || entries_lba > limit / bs) return false;
+    uint64_t at = entries_lba * bs;
+    uint64_t skip = uint64_t(number - 1) * entry_size;  // number <= kMaxPartitionNumber: no overflow
+    if (skip > limit - at) return false;
+    unsigned char entry[kGptEntrySize];
+    if (!read_at(fd, static_cast<off_t>(at + skip), entry, sizeof entry)) return false;
+    format_uuid(entry + 16, true, out, cap);
+    return true;
+}
+
+// PARTUUID of partition `name`: read from its parent disk's partition table.
+bool partition_uuid(const char* name, char* out, size_t cap) {
     char num[16];
     if (!read_sys(name, "partition", num, sizeof num)) return false;
     unsigned long index = 0;
@@ -99,32 +173,21 @@ bool partition_uuid(const char* name, char* out) {
     if (!disk) return false;
     char dev[300];
     snprintf(dev, sizeof dev, "/dev/%s", disk + 1);
-    int fd = open(dev, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return false;
-    bool found = false;
-    unsigned char hdr[512];
-    if (read_at(fd, 512, hdr, sizeof hdr) && memcmp(hdr, "EFI PART", 8) == 0) {
-        uint64_t entries_lba = le64(hdr + 72);
-        uint32_t count = le32(hdr + 80);
-        uint32_t size = le32(hdr + 84);
-        unsigned char entry[128];
-        if (index <= count && size >= 128 &&
-            read_at(fd, static_cast<off_t>(entries_lba * 512 + (index - 1) * size), entry, sizeof entry)) {
-            format_uuid(entry + 16, true, out);
-            found = true;
-        }
-    } else {
-        unsigned char mbr[512];
-        if (read_at(fd, 0, mbr, sizeof mbr) && mbr[510] == 0x55 && mbr[511] == 0xAA) {
-            snprintf(out, 40, "%08x-%02lx", le32(mbr + 440), index);
-            found = true;
-        }
-    }
-    close(fd);
-    return found;
+    return read_partition_uuid(dev, index, 0, out, cap);
 }
 
 } // namespace
+
+bool read_partition_uuid(const char* disk, unsigned long number, unsigned block_size, char* out, size_t cap) {
+    if (cap > 0) out[0] = '\0';
+    if (cap < 40 || number == 0 || number > kMaxPartitionNumber) return false;
+    if (block_size != 0 && !valid_block_size(block_size)) return false;
+    int fd = open(disk, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    bool found = partition_uuid_at(fd, number, block_size, out, cap);
+    close(fd);
+    return found;
+}
 
 bool read_fs_identity(const char* path, FsIdentity* id) {
     memset(id, 0, sizeof *id);
@@ -229,7 +292,7 @@ bool find_root_device(const RootSpec& spec, char* buf, size_t cap) {
         }
         case RootSpec::partuuid: {
             char uuid[40];
-            found = partition_uuid(name, uuid) && equal_nocase(uuid, spec.value);
+            found = partition_uuid(name, uuid, sizeof uuid) && equal_nocase(uuid, spec.value);
             break;
         }
         case RootSpec::uuid:

@@ -7,7 +7,8 @@ Builds, without root rights:
   - the kmod comparison initramfs: /init = a busybox sh script that runs
     Debian's kmod modprobe on the same list (build_kmod_initramfs);
   - an ext4 root disk whose /sbin/init reports what it sees and powers off
-    (build_root_disk);
+    (build_root_disk), and the same root as partition 1 of a GPT disk with
+    4096-byte blocks (build_gpt_root_disk);
   - the benchmark's floor initramfs: /init = tests/boot/floor-init.c, a
     static C program that loads a module list fixed at build time with
     finit_module() and switches root (build_floor_initramfs).
@@ -653,8 +654,10 @@ poweroff -f
 ROOT_APPLETS = ["sh", "mount", "cat", "echo", "sync", "poweroff", "sleep"]
 
 
-def build_root_disk(out, label=ROOT_LABEL, uuid=ROOT_UUID, size=ROOT_SIZE, workdir=None):
-    """An ext4 image at OUT with LABEL and UUID whose /sbin/init is ROOT_INIT."""
+def build_root_disk(out, label=ROOT_LABEL, uuid=ROOT_UUID, size=ROOT_SIZE, workdir=None,
+                    block_size=None):
+    """An ext4 image at OUT with LABEL and UUID whose /sbin/init is ROOT_INIT
+    (BLOCK_SIZE: the filesystem's, else mkfs.ext4's choice)."""
     staging = tempfile.mkdtemp(prefix="rootfs.", dir=workdir)
     try:
         for d in ("dev", "proc", "sys", "run", "tmp", "sbin", "etc", "root"):
@@ -681,11 +684,80 @@ def build_root_disk(out, label=ROOT_LABEL, uuid=ROOT_UUID, size=ROOT_SIZE, workd
             f.write('NAME="earlymod test root"\nID=earlymod-test\n')
         if os.path.exists(out):
             os.unlink(out)
-        _run([_which("mkfs.ext4"), "-q", "-F", "-L", label, "-U", uuid,
+        bs = ["-b", str(block_size)] if block_size else []
+        _run([_which("mkfs.ext4"), "-q", "-F", "-L", label, "-U", uuid, *bs,
               "-E", "root_owner=0:0", "-d", staging, out, size])
         return out
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------
+# (b2) a GPT disk holding the root as its partition 1 (root=PARTUUID= cases)
+
+GPT_PART_UUID = "9d3b6e0f-42c1-4a57-b8e2-7f05c1d4a6e3"   # partition 1's unique GUID
+GPT_DISK_UUID = "5e8a1f37-0c2d-4b96-a4f1-d83e2b07c5a9"
+GPT_ROOT_UUID = "b4f07c2e-6a19-4d83-9e5b-12c8f3a0d7e6"   # the ext4 filesystem's
+GPT_ROOT_LABEL = "earlymod-gpt"
+_LINUX_FS_TYPE = "0fc63daf-8483-4772-8e79-3d69d8477de4"
+
+
+def _gpt_header(block, my_lba, other_lba, first, last, entries_lba, entries):
+    import struct
+    import uuid
+    import zlib
+    hdr = struct.pack("<8sIIIIQQQQ16sQIII", b"EFI PART", 0x00010000, 92, 0, 0,
+                      my_lba, other_lba, first, last, uuid.UUID(GPT_DISK_UUID).bytes_le,
+                      entries_lba, len(entries) // 128, 128, zlib.crc32(entries))
+    hdr = hdr[:16] + struct.pack("<I", zlib.crc32(hdr)) + hdr[20:]
+    return hdr.ljust(block, b"\0")
+
+
+def build_gpt_root_disk(out, block=4096, workdir=None):
+    """A GPT disk at OUT laid out for BLOCK-byte logical blocks (give QEMU's
+    virtio-blk-pci logical_block_size=BLOCK): protective MBR, both headers
+    and entry arrays with their CRCs, and partition 1 (GUID GPT_PART_UUID)
+    holding build_root_disk's ext4 root (GPT_ROOT_UUID, GPT_ROOT_LABEL,
+    BLOCK-byte filesystem blocks: a filesystem block cannot be smaller than
+    the device's). Written here, not by sgdisk: no further package."""
+    import struct
+    import uuid
+    fs = build_root_disk(out + ".fs", label=GPT_ROOT_LABEL, uuid=GPT_ROOT_UUID,
+                         workdir=workdir, block_size=max(block, 1024))
+    try:
+        fs_bytes = os.path.getsize(fs)
+        fs_blocks = -(-fs_bytes // block)
+        start = (1 << 20) // block                      # partition 1 at 1 MiB
+        array_blocks = -(-128 * 128 // block)           # 128 entries of 128 bytes
+        total = start + fs_blocks + start               # 1 MiB after it for the backup
+        last = total - 1
+        entry = (uuid.UUID(_LINUX_FS_TYPE).bytes_le + uuid.UUID(GPT_PART_UUID).bytes_le
+                 + struct.pack("<QQQ", start, start + fs_blocks - 1, 0)
+                 + "root".encode("utf-16-le").ljust(72, b"\0"))
+        entries = entry.ljust(128 * 128, b"\0")
+        first_usable = 2 + array_blocks
+        last_usable = last - 1 - array_blocks
+        mbr = bytearray(512)
+        mbr[446:462] = struct.pack("<B3sB3sII", 0, b"\x00\x02\x00", 0xEE, b"\xff\xff\xff",
+                                   1, min(total - 1, 0xFFFFFFFF))
+        mbr[510:512] = b"\x55\xaa"
+        with open(out, "wb") as f:
+            f.truncate(total * block)
+            f.write(bytes(mbr))
+            f.seek(block)
+            f.write(_gpt_header(block, 1, last, first_usable, last_usable, 2, entries))
+            f.seek(2 * block)
+            f.write(entries)
+            f.seek((last - array_blocks) * block)
+            f.write(entries)
+            f.write(_gpt_header(block, last, 1, first_usable, last_usable, last - array_blocks,
+                                entries))
+            f.seek(start * block)
+            with open(fs, "rb") as src:
+                shutil.copyfileobj(src, f, 1 << 20)
+        return out
+    finally:
+        os.unlink(fs)
 
 
 # --------------------------------------------------------------------------
