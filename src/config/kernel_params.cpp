@@ -1,10 +1,8 @@
 #include "earlymod/kernel_params.h"
 
-#include <dirent.h>
 #include <string.h>
 
-#include <algorithm>
-
+#include "earlymod/config_dirs.h"
 #include "earlymod/text.h"
 
 namespace earlymod {
@@ -76,21 +74,14 @@ void KernelParams::parse(std::string_view cmdline) {
 void KernelParams::load(const FsRoot& root) {
     char host[4096];
     // dracut: /etc/cmdline.d/*.conf in name order, then /etc/cmdline.
-    if (root.host_path("/etc/cmdline.d", host, sizeof host)) {
-        if (DIR* d = opendir(host)) {
-            Vec<std::string_view> names;
-            while (struct dirent* e = readdir(d)) {
-                std::string_view n = e->d_name;
-                if (n[0] != '.' && ends_with(n, ".conf")) names.push(arena_.dup(n));
-            }
-            closedir(d);
-            std::sort(names.begin(), names.end());
-            for (std::string_view n : names) {
-                std::string_view path = arena_.concat("/etc/cmdline.d/", n);
-                std::string_view text;
-                if (root.host_path(path, host, sizeof host) && read_optional_file(host, path, arena_, &text)) parse(text);
-            }
-        }
+    Vec<ConfigFile> files;
+    add_config_dir(root, arena_, "/etc/cmdline.d", [](std::string_view name) { return ends_with(name, ".conf"); },
+                   files);
+    sort_config_files(files);
+    for (const ConfigFile& f : files) {
+        std::string_view text;
+        if (!f.masked && root.host_path(f.path, host, sizeof host) && read_optional_file(host, f.path, arena_, &text))
+            parse(text);
     }
     for (const char* f : {"/etc/cmdline", "/proc/cmdline"}) {
         std::string_view text;

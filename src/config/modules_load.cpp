@@ -1,13 +1,9 @@
 #include "earlymod/modules_load.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <algorithm>
-
+#include "earlymod/config_dirs.h"
 #include "earlymod/output.h"
 #include "earlymod/text.h"
 
@@ -82,41 +78,11 @@ bool WantedModules::add_from_file(const FsRoot& root, std::string_view path) {
 }
 
 void WantedModules::add_from_dirs(const FsRoot& root) {
-    struct File {
-        std::string_view name;
-        std::string_view path;
-        bool masked;
-    };
-    Vec<File> files;
-    for (const char* const* dir = modules_load_dirs; *dir; ++dir) {
-        char host[4096];
-        if (!root.host_path(*dir, host, sizeof host)) continue;
-        DIR* d = opendir(host);
-        if (!d) continue;
-        while (struct dirent* e = readdir(d)) {
-            std::string_view name = e->d_name;
-            if (name[0] == '.' || !ends_with(name, ".conf")) continue;
-            bool known = false;
-            for (const File& f : files) known |= f.name == name;
-            if (known) continue;  // an earlier directory has this name
-            std::string_view path = arena_.concat(*dir, "/", name);
-            // A symlink to /dev/null masks the name.
-            char link[64];
-            char fhost[4096];
-            bool masked = false;
-            if (root.host_path(path, fhost, sizeof fhost)) {
-                ssize_t n = readlink(fhost, link, sizeof link - 1);
-                if (n > 0) {
-                    link[n] = '\0';
-                    masked = strcmp(link, "/dev/null") == 0;
-                }
-            }
-            files.push({arena_.dup(name), path, masked});
-        }
-        closedir(d);
-    }
-    std::sort(files.begin(), files.end(), [](const File& a, const File& b) { return a.name < b.name; });
-    for (const File& f : files)
+    Vec<ConfigFile> files;
+    for (const char* const* dir = modules_load_dirs; *dir; ++dir)
+        add_config_dir(root, arena_, *dir, [](std::string_view name) { return ends_with(name, ".conf"); }, files);
+    sort_config_files(files);
+    for (const ConfigFile& f : files)
         if (!f.masked) add_from_file(root, f.path);
 }
 

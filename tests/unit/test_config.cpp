@@ -7,6 +7,8 @@
 #include <string>
 
 #include "earlymod/config.h"
+#include "earlymod/kernel_params.h"
+#include "earlymod/modules_load.h"
 #include "earlymod/output.h"
 #include "fixture.h"
 
@@ -195,4 +197,33 @@ TEST_CASE("sysroot: absolute links, relative links and .. are resolved inside th
     std::string seen;
     for (const ConfigOptions& o : c.options) seen += std::string(o.module) + ";";
     CHECK(seen == "rerooted;");
+}
+
+TEST_CASE("config dirs: modules-load.d and cmdline.d read with modprobe.d's rules, inside the root") {
+    fixture::TempDir host, root;
+    host.write("evil.conf", "evil_from_host\n");
+    root.write("etc/modules-load.d/b.conf", "from_etc_b\n");
+    root.write("lib/modules-load.d/b.conf", "from_lib_b\n");  // masked by /etc's b.conf
+    root.write("lib/modules-load.d/a.conf", "from_lib_a\n");
+    root.write("lib/modules-load.d/c.conf", "from_lib_c\n");
+    root.mkdir("lib/modules-load.d/sub.conf");
+    root.mkdir("etc/modules-load.d");
+    REQUIRE(symlink("/dev/null", (root.path() + "/etc/modules-load.d/c.conf").c_str()) == 0);
+    REQUIRE(symlink((host.path() + "/evil.conf").c_str(), (root.path() + "/etc/modules-load.d/d.conf").c_str()) == 0);
+    FsRoot fs(root.path());
+    WantedModules w;
+    w.add_from_dirs(fs);
+    std::string seen;
+    for (std::string_view n : w.names()) seen += std::string(n) + ";";
+    CHECK(seen == "from_lib_a;from_etc_b;");
+
+    root.write("etc/cmdline.d/2.conf", "b=2\n");
+    root.write("etc/cmdline.d/1.conf", "a=1\n");
+    REQUIRE(symlink((host.path() + "/evil.conf").c_str(), (root.path() + "/etc/cmdline.d/3.conf").c_str()) == 0);
+    KernelParams k;
+    k.load(fs);
+    std::string_view v;
+    CHECK(k.get("a", &v));
+    CHECK(k.get("b", &v));
+    CHECK_FALSE(k.has("evil_from_host"));
 }
