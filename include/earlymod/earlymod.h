@@ -191,6 +191,7 @@ private:
     Error probe(Module* target, std::string_view params);
     Error insert(const Step& step);
     Error remove_module(Module* m, bool top);
+    static void say_removal_error(const Error& e);
     Error run_command(const Module* m, std::string_view type, std::string_view command, std::string_view params);
     void report(Action action, Module* m, std::string_view text, std::string_view params);
 public:

@@ -1,8 +1,9 @@
 // Errors as values.
 //
 // earlymod may run as PID 1, where an uncaught exception or abort() panics
-// the kernel. Every fallible operation therefore returns an Error (or a
-// Result<T>, which holds either a T or an Error). An Error carries an errno
+// the kernel. Every fallible operation therefore returns an Error, which
+// a caller may not drop unseen ([[nodiscard]]: to ignore one on purpose,
+// say why and cast it to void). An Error carries an errno
 // style code, so callers can branch on the cause (ENOENT: not found, EEXIST:
 // already loaded, ...), and a one-line human message that already names the
 // subject (a module, a file and line) so that it can be printed as is.
@@ -11,8 +12,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-
-#include <utility>
 
 namespace earlymod {
 
@@ -30,7 +29,7 @@ enum class Stage : uint8_t {
 };
 const char* stage_name(Stage stage);
 
-class Error {
+class [[nodiscard]] Error {
 public:
     // The message is kept in place: formatting an error must not need the
     // heap, which may be exactly what just failed.
@@ -56,31 +55,4 @@ private:
     char message_[max_message] = {};
 };
 
-// A T or an Error. T must be default-constructible and movable; no
-// exceptions are involved, so callers check ok() before value().
-template <typename T>
-class Result {
-public:
-    Result(T value) : value_(std::move(value)) {}
-    Result(const Error& error) : error_(error) {}
-
-    bool ok() const { return error_.ok(); }
-    const Error& error() const { return error_; }
-    T& value() { return value_; }
-    const T& value() const { return value_; }
-    T take() { return std::move(value_); }
-
-private:
-    T value_{};
-    Error error_{};
-};
-
 } // namespace earlymod
-
-// Early return on error, in the style of SerenityOS's TRY: evaluates an
-// Error-returning expression and returns the error from the caller.
-#define EARLYMOD_TRY(expr)                                                     \
-    do {                                                                       \
-        ::earlymod::Error earlymod_try_error_ = (expr);                        \
-        if (!earlymod_try_error_.ok()) return earlymod_try_error_;             \
-    } while (0)

@@ -372,7 +372,8 @@ Error Context::remove_module(Module* m, bool top) {
             return {};
         }
     }
-    for (size_t i = post.size(); i-- > 0;) remove_module(post[i], false);
+    // kmod: the softdeps' failures are said, and do not stop the removal.
+    for (size_t i = post.size(); i-- > 0;) say_removal_error(remove_module(post[i], false));
     if (!has_command && !o.ignore_status) {
         long uses = kernel_->refcount(m->name);
         if (uses > 0) return Error::make(EBUSY, "Module %.*s is in use.", nl, m->name.data());
@@ -392,11 +393,18 @@ Error Context::remove_module(Module* m, bool top) {
             Module* d = m->deps[i];
             if (kernel_->refcount(d->name) != 0) continue;
             report(Action::rmmod, d, d->name, {});
-            if (!o.dry_run) kernel_->unload(d->name, false);
+            if (!o.dry_run) say_removal_error(kernel_->unload(d->name, false));
         }
     }
-    for (size_t i = pre.size(); i-- > 0;) remove_module(pre[i], false);
+    for (size_t i = pre.size(); i-- > 0;) say_removal_error(remove_module(pre[i], false));
     return {};
+}
+
+// The removals that kmod tries on the side (softdeps, dependencies left
+// unused): a failure is said at the level of the main one's, and the
+// removal goes on.
+void Context::say_removal_error(const Error& e) {
+    if (!e.ok()) log_message(log_crit, "%s", e.message());
 }
 
 Error Context::unload(std::string_view name) {
