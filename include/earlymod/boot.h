@@ -177,4 +177,20 @@ constexpr unsigned default_coldplug_timeout_ms = 10000;
 // Init mode: earlymod as the initramfs's /init. Never returns.
 [[noreturn]] void run_init(int argc, char** argv);
 
+// How long init waits for the root device, from the command line:
+// rootdelay= seconds first, then with rootwait for as long as it takes,
+// else at most earlymod.roottimeout= seconds, which also bounds install
+// commands. Either number is at most max_wait_s (a larger one is taken as
+// that, with a warning: KernelParams::number), so that seconds in
+// nanoseconds, or the commands' milliseconds in 32 bits, cannot wrap.
+struct RootWait {
+    static constexpr unsigned long max_wait_s = 1000000;  // about 11.5 days
+    static constexpr unsigned long default_timeout_s = 30;
+    unsigned long delay_s = 0;
+    unsigned long timeout_s = default_timeout_s;
+    bool forever = false;             // rootwait
+    unsigned command_timeout_ms = 0;  // timeout_s in ms
+};
+RootWait root_wait(const KernelParams& params);
+
 } // namespace earlymod

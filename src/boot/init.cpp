@@ -8,7 +8,8 @@
 //      devices present (earlymod.coldplug=0 turns that off), all at once;
 //   3. meanwhile wait for root= (rootdelay= first; rootwait waits for
 //      ever; else at most earlymod.roottimeout= seconds, 30 by default,
-//      which also bounds install commands); without rootfstype=, load the
+//      which also bounds install commands: root_wait(), boot.h); without
+//      rootfstype=, load the
 //      module of the filesystem the device holds;
 //   4. wait for the run to end (what loads cannot be stopped halfway);
 //   5. mount it on /root with rootfstype=, rootflags= and ro/rw;
@@ -49,7 +50,6 @@ namespace earlymod {
 
 namespace {
 
-constexpr unsigned long default_root_timeout_s = 30;
 constexpr unsigned long ramfs_magic = 0x858458f6;
 constexpr unsigned long tmpfs_magic = 0x01021994;
 
@@ -233,14 +233,6 @@ void exec_init(const KernelParams& params, char** argv) {
 }
 
 
-// How long init waits for the root device (earlymod.roottimeout=).
-unsigned long root_timeout_s(const KernelParams& params) {
-    unsigned long timeout = default_root_timeout_s;
-    std::string_view v;
-    if (params.get("earlymod.roottimeout", &v)) parse_uint(v, &timeout);
-    return timeout;
-}
-
 // The load run and the wait for the root device, side by side: loads end,
 // uevents arrive (coldplug), and the device node appears, in any order.
 class BootRun {
@@ -267,18 +259,17 @@ private:
     Coldplug* coldplug_;
 };
 
-bool wait_for_root(BootRun& run, const RootSpec& spec, std::string_view shown, const KernelParams& params,
+bool wait_for_root(BootRun& run, const RootSpec& spec, std::string_view shown, const RootWait& wait,
                    char* device, size_t cap) {
-    std::string_view v;
-    unsigned long delay = 0, timeout = root_timeout_s(params);
+    unsigned long timeout = wait.timeout_s;
     uint64_t start = monotonic_ns();
-    if (params.get("rootdelay", &v) && parse_uint(v, &delay) && delay > 0) {
-        log_message(log_notice, "rootdelay: waiting %lu s", delay);
-        uint64_t until = start + saturating_seconds_ns(delay);
+    if (wait.delay_s > 0) {
+        log_message(log_notice, "rootdelay: waiting %lu s", wait.delay_s);
+        uint64_t until = start + saturating_seconds_ns(wait.delay_s);
         while (monotonic_ns() < until) run.step(50);
         start = monotonic_ns();
     }
-    bool forever = params.has("rootwait");
+    bool forever = wait.forever;
     uint64_t next_note = start + 2000000000ull;
     int sh = static_cast<int>(shown.size());
     for (;;) {
@@ -298,6 +289,16 @@ bool wait_for_root(BootRun& run, const RootSpec& spec, std::string_view shown, c
 }
 
 } // namespace
+
+RootWait root_wait(const KernelParams& params) {
+    RootWait w;
+    w.delay_s = params.number("rootdelay", 0, RootWait::max_wait_s);
+    w.timeout_s = params.number("earlymod.roottimeout", RootWait::default_timeout_s, RootWait::max_wait_s);
+    w.forever = params.has("rootwait");
+    static_assert(RootWait::max_wait_s * 1000 <= UINT32_MAX, "the commands' timeout is 32-bit milliseconds");
+    w.command_timeout_ms = static_cast<unsigned>(w.timeout_s * 1000);
+    return w;
+}
 
 [[noreturn]] void run_init(int argc, char** argv) {
     (void)argc;
@@ -325,8 +326,8 @@ bool wait_for_root(BootRun& run, const RootSpec& spec, std::string_view shown, c
     const KernelParams& params = boot->params;
     LoadLog& log = boot->log;
     // An install command may not hold the boot longer than the root may.
-    uint64_t limit_ms = saturating_seconds_ns(root_timeout_s(params)) / 1000000ull;
-    boot->options.command_timeout_ms = limit_ms > 0xffffffffull ? 0xffffffffu : static_cast<unsigned>(limit_ms);
+    RootWait wait = root_wait(params);
+    boot->options.command_timeout_ms = wait.command_timeout_ms;
     Error err = ctx->open(boot->options);
     if (!err.ok()) say(log_err, "%s", err.message());
     auto* engine = new (std::nothrow) LoadEngine(*ctx);
@@ -371,7 +372,7 @@ bool wait_for_root(BootRun& run, const RootSpec& spec, std::string_view shown, c
             static_cast<int>(root_arg.size()), root_arg.data());
         emergency(argv);
     }
-    if (!wait_for_root(run, spec, root_arg, params, device, sizeof device)) emergency(argv);
+    if (!wait_for_root(run, spec, root_arg, wait, device, sizeof device)) emergency(argv);
     if (!have_rootfstype) {
         // No rootfstype=: ask the device, and load that filesystem's module.
         FsIdentity id;
