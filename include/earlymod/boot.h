@@ -177,4 +177,40 @@ constexpr unsigned default_coldplug_timeout_ms = 10000;
 // Init mode: earlymod as the initramfs's /init. Never returns.
 [[noreturn]] void run_init(int argc, char** argv);
 
+// How long init waits for the root device, from the command line:
+// rootdelay= seconds first, then with rootwait for as long as it takes,
+// else at most earlymod.roottimeout= seconds, which also bounds install
+// commands. Either number is at most max_wait_s (a larger one is taken as
+// that, with a warning: KernelParams::number), so that seconds in
+// nanoseconds, or the commands' milliseconds in 32 bits, cannot wrap.
+struct RootWait {
+    static constexpr unsigned long max_wait_s = 1000000;  // about 11.5 days
+    static constexpr unsigned long default_timeout_s = 30;
+    unsigned long delay_s = 0;
+    unsigned long timeout_s = default_timeout_s;
+    bool forever = false;             // rootwait
+    unsigned command_timeout_ms = 0;  // timeout_s in ms
+};
+RootWait root_wait(const KernelParams& params);
+
+// The program init starts on the new root, chosen before anything of the
+// initramfs is deleted, so that a root with no init leaves the initramfs's
+// shell to fall back to: the first usable of init= (when given),
+// /sbin/init, /etc/init, /bin/init and /bin/sh.
+struct InitChoice {
+    char path[512];    // the path to exec once the new root is "/"; "" if none
+    char tried[1024];  // those passed over and why: "/sbin/init: missing, ..."
+};
+// root_fd: the new root's directory, not yet "/". Each path resolves inside
+// it (resolve_in_root), as it will once it is "/". Usable: a regular file
+// with an execute bit (root's rule). Returns whether one is usable.
+bool pick_init(int root_fd, std::string_view init_param, InitChoice* choice);
+
+// Resolves path under root_fd as if root_fd were "/": every symlink on the
+// way, absolute ones included (/sbin/init -> /lib/systemd/systemd), and
+// "..", stay inside it. out gets the path relative to root_fd with no
+// symlink left ("" for root_fd itself). False with errno (ENOENT, ENOTDIR,
+// ELOOP past 40 links, ENAMETOOLONG) when it does not resolve.
+bool resolve_in_root(int root_fd, std::string_view path, char* out, size_t cap);
+
 } // namespace earlymod

@@ -41,6 +41,14 @@ public:
     bool flag(std::string_view key, bool absent) const;
     // Every value of key, each split at commas, in order.
     void list(std::string_view key, Vec<std::string_view>& out) const;
+    // A number key (seconds, a count): the last value as a decimal number
+    // from 0 to max. A larger one, however many digits it has (past what
+    // unsigned long holds too), is taken as max: "rootdelay=99999999999"
+    // means "very long", never a short value wrapped around. Absent: dflt.
+    // Not a decimal number (empty, a sign, a letter): dflt. Either
+    // correction is logged as a warning that names the key and the value
+    // used.
+    unsigned long number(std::string_view key, unsigned long dflt, unsigned long max) const;
 
 private:
     Arena arena_;

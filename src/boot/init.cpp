@@ -8,25 +8,32 @@
 //      devices present (earlymod.coldplug=0 turns that off), all at once;
 //   3. meanwhile wait for root= (rootdelay= first; rootwait waits for
 //      ever; else at most earlymod.roottimeout= seconds, 30 by default,
-//      which also bounds install commands); without rootfstype=, load the
-//      module of the filesystem the device holds;
+//      which also bounds install commands: root_wait(), boot.h);
+//      without rootfstype=, load the module of the filesystem the device
+//      holds;
 //   4. wait for the run to end (what loads cannot be stopped halfway);
 //   5. mount it on /root with rootfstype=, rootflags= and ro/rw;
-//   6. move /dev, /proc, /sys and /run into it, delete the initramfs's
+//   6. find the init to start in it (pick_init: init=, else /sbin/init,
+//      /etc/init, /bin/init, /bin/sh, resolved inside the new root); with
+//      none, unmount it and fail while the initramfs is still whole;
+//   7. move /dev, /proc, /sys and /run into it, delete the initramfs's
 //      files (their memory is freed), and switch root: MS_MOVE onto "/"
 //      and chroot (pivot_root does not work on the initramfs rootfs);
-//   7. exec init= (default /sbin/init, then /etc/init, /bin/init, /bin/sh).
-// A failure is said on the console and in the kernel log; then /bin/sh is
-// started if the image has one, otherwise earlymod waits without spinning.
-// PID 1 must never exit: that panics the kernel.
+//   8. exec that init.
+// A failure is said on the console and in the kernel log; then the
+// image's /bin/sh runs as a child, started again whenever it exits;
+// without one earlymod waits without spinning. PID 1 must never exit:
+// that panics the kernel.
 #include <dirent.h>
 #include <errno.h>
-#include <poll.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -49,7 +56,6 @@ namespace earlymod {
 
 namespace {
 
-constexpr unsigned long default_root_timeout_s = 30;
 constexpr unsigned long ramfs_magic = 0x858458f6;
 constexpr unsigned long tmpfs_magic = 0x01021994;
 
@@ -99,15 +105,97 @@ void open_console() {
     if (fd > 2) close(fd);
 }
 
-[[noreturn]] void emergency(char** argv) {
-    if (access("/bin/sh", X_OK) == 0) {
-        say(log_err, "starting /bin/sh");
+// How "/bin/sh exited" reads in the log.
+void describe_status(int status, char* out, size_t cap) {
+    if (WIFEXITED(status)) snprintf(out, cap, "status %d", WEXITSTATUS(status));
+    else if (WIFSIGNALED(status)) snprintf(out, cap, "killed by signal %d", WTERMSIG(status));
+    else snprintf(out, cap, "wait status %#x", static_cast<unsigned>(status));
+}
+
+// Starts /bin/sh as a child on PID 1's console and waits for it. Returns
+// false (errno set) when it could not be started; else its wait status.
+bool run_shell(int* status) {
+    // A close-on-exec pipe tells a failed execve (the child's errno) from
+    // a shell that ran.
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) return false;
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(p[0]);
+        close(p[1]);
+        errno = e;
+        return false;
+    }
+    if (pid == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, nullptr);
+        // Its own session with the console as its terminal, when the
+        // kernel allows it: Ctrl-C and job control work in the shell.
+        setsid();
+        ioctl(0, TIOCSCTTY, 0);
         char sh[] = "/bin/sh";
         char* args[] = {sh, nullptr};
         execve("/bin/sh", args, environ);
-        say(log_err, "could not start /bin/sh: %s", strerror(errno));
+        int e = errno;
+        ssize_t w = write(p[1], &e, sizeof e);
+        (void)w;
+        _exit(127);
     }
-    (void)argv;
+    close(p[1]);
+    int child_errno = 0;
+    ssize_t n;
+    while ((n = read(p[0], &child_errno, sizeof child_errno)) < 0 && errno == EINTR) {
+    }
+    close(p[0]);
+    // Only this child is waited for: waitpid(-1) could take the status of
+    // an install command still running (command.h). Orphans the shell
+    // leaves are reaped when it ends.
+    pid_t w;
+    while ((w = waitpid(pid, status, 0)) < 0 && errno == EINTR) {
+    }
+    reap_orphans();
+    if (n == static_cast<ssize_t>(sizeof child_errno)) {
+        errno = child_errno;
+        return false;
+    }
+    if (w != pid) *status = 0;  // cannot happen: nothing else reaps it
+    return true;
+}
+
+// The way out of a failed boot: the initramfs's /bin/sh, run as a child
+// (PID 1 must never exit: leaving a shell exec'd in its place would panic
+// the kernel) and started again whenever it exits. A shell that exits at
+// once (no console to read) is started again after a pause that doubles
+// up to a minute, so the loop never keeps a CPU busy. Without a shell, or
+// when it cannot start: say so and wait without spinning.
+[[noreturn]] void emergency() {
+    constexpr unsigned max_pause_s = 60;
+    unsigned pause_s = 0;
+    bool first = true;
+    while (access("/bin/sh", X_OK) == 0) {
+        say(log_err, first ? "starting /bin/sh" : "starting /bin/sh again");
+        first = false;
+        uint64_t started = monotonic_ns();
+        int status = 0;
+        if (!run_shell(&status)) {
+            say(log_err, "could not start /bin/sh: %s", strerror(errno));
+            break;
+        }
+        char how[64];
+        describe_status(status, how, sizeof how);
+        bool quick = monotonic_ns() - started < 1000000000ull;
+        pause_s = !quick ? 0 : pause_s == 0 ? 1 : pause_s * 2 > max_pause_s ? max_pause_s : pause_s * 2;
+        if (pause_s == 0) {
+            say(log_err, "/bin/sh exited (%s): starting it again", how);
+            continue;
+        }
+        say(log_err, "/bin/sh exited (%s) at once: starting it again in %u s", how, pause_s);
+        struct timespec ts = {static_cast<time_t>(pause_s), 0};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+        }
+    }
     say(log_err, "no shell in the initramfs: waiting (the system cannot boot; power it off)");
     for (;;) pause();
 }
@@ -221,6 +309,8 @@ void exec_init(const KernelParams& params, char** argv) {
     std::string_view v;
     char first[512] = "";
     if (params.get("init", &v)) snprintf(first, sizeof first, "%.*s", static_cast<int>(v.size()), v.data());
+    // pick_init found a usable one in this order; if its execve fails
+    // after all (a missing interpreter), the next ones are tried.
     const char* candidates[] = {first, "/sbin/init", "/etc/init", "/bin/init", "/bin/sh"};
     for (const char* c : candidates) {
         if (!c[0] || access(c, X_OK) != 0) continue;
@@ -232,14 +322,6 @@ void exec_init(const KernelParams& params, char** argv) {
     say(log_err, "no init found on the root filesystem (tried init=, /sbin/init, /etc/init, /bin/init, /bin/sh)");
 }
 
-
-// How long init waits for the root device (earlymod.roottimeout=).
-unsigned long root_timeout_s(const KernelParams& params) {
-    unsigned long timeout = default_root_timeout_s;
-    std::string_view v;
-    if (params.get("earlymod.roottimeout", &v)) parse_uint(v, &timeout);
-    return timeout;
-}
 
 // The load run and the wait for the root device, side by side: loads end,
 // uevents arrive (coldplug), and the device node appears, in any order.
@@ -267,18 +349,17 @@ private:
     Coldplug* coldplug_;
 };
 
-bool wait_for_root(BootRun& run, const RootSpec& spec, std::string_view shown, const KernelParams& params,
+bool wait_for_root(BootRun& run, const RootSpec& spec, std::string_view shown, const RootWait& wait,
                    char* device, size_t cap) {
-    std::string_view v;
-    unsigned long delay = 0, timeout = root_timeout_s(params);
+    unsigned long timeout = wait.timeout_s;
     uint64_t start = monotonic_ns();
-    if (params.get("rootdelay", &v) && parse_uint(v, &delay) && delay > 0) {
-        log_message(log_notice, "rootdelay: waiting %lu s", delay);
-        uint64_t until = start + saturating_seconds_ns(delay);
+    if (wait.delay_s > 0) {
+        log_message(log_notice, "rootdelay: waiting %lu s", wait.delay_s);
+        uint64_t until = start + saturating_seconds_ns(wait.delay_s);
         while (monotonic_ns() < until) run.step(50);
         start = monotonic_ns();
     }
-    bool forever = params.has("rootwait");
+    bool forever = wait.forever;
     uint64_t next_note = start + 2000000000ull;
     int sh = static_cast<int>(shown.size());
     for (;;) {
@@ -298,6 +379,126 @@ bool wait_for_root(BootRun& run, const RootSpec& spec, std::string_view shown, c
 }
 
 } // namespace
+
+bool resolve_in_root(int root_fd, std::string_view path, char* out, size_t cap) {
+    constexpr int max_links = 40;  // the kernel's limit (MAXSYMLINKS)
+    if (cap == 0) {
+        errno = ENAMETOOLONG;
+        return false;
+    }
+    // rest: what is left to walk; a symlink's target goes in front of it,
+    // built in the other buffer. out holds what is resolved so far, with
+    // no symlink in it, so ".." there is just its last name removed.
+    char bufs[2][PATH_MAX];
+    int cur = 0;
+    if (path.size() >= sizeof bufs[0]) {
+        errno = ENAMETOOLONG;
+        return false;
+    }
+    if (!path.empty()) memcpy(bufs[cur], path.data(), path.size());
+    std::string_view rest(bufs[cur], path.size());
+    size_t len = 0;
+    out[0] = '\0';
+    int links = 0;
+    while (!rest.empty()) {
+        size_t slash = rest.find('/');
+        std::string_view name = rest.substr(0, slash);
+        rest = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
+        if (name.empty() || name == ".") continue;
+        if (name == "..") {  // at the root it stays there, as "/.." does
+            while (len > 0 && out[len - 1] != '/') --len;
+            if (len > 0) --len;
+            out[len] = '\0';
+            continue;
+        }
+        size_t parent = len;
+        if (len + 1 + name.size() >= cap) {
+            errno = ENAMETOOLONG;
+            return false;
+        }
+        if (len) out[len++] = '/';
+        memcpy(out + len, name.data(), name.size());
+        len += name.size();
+        out[len] = '\0';
+        struct stat st;
+        if (fstatat(root_fd, out, &st, AT_SYMLINK_NOFOLLOW) != 0) return false;
+        if (S_ISLNK(st.st_mode)) {
+            if (++links > max_links) {
+                errno = ELOOP;
+                return false;
+            }
+            char target[PATH_MAX];
+            ssize_t n = readlinkat(root_fd, out, target, sizeof target);
+            if (n < 0) return false;
+            size_t tn = static_cast<size_t>(n);
+            if (tn + 1 + rest.size() >= sizeof bufs[0]) {
+                errno = ENAMETOOLONG;
+                return false;
+            }
+            // The link's name goes; an absolute target starts again at
+            // the new root, not at the initramfs's "/".
+            len = target[0] == '/' ? 0 : parent;
+            out[len] = '\0';
+            char* next = bufs[cur ^ 1];
+            memcpy(next, target, tn);
+            next[tn] = '/';
+            if (!rest.empty()) memcpy(next + tn + 1, rest.data(), rest.size());
+            rest = std::string_view(next, tn + 1 + rest.size());
+            cur ^= 1;
+            continue;
+        }
+        if (!rest.empty() && !S_ISDIR(st.st_mode)) {
+            errno = ENOTDIR;
+            return false;
+        }
+    }
+    return true;
+}
+
+bool pick_init(int root_fd, std::string_view init_param, InitChoice* choice) {
+    choice->path[0] = '\0';
+    choice->tried[0] = '\0';
+    size_t used = 0;
+    const std::string_view candidates[] = {init_param, "/sbin/init", "/etc/init", "/bin/init", "/bin/sh"};
+    for (std::string_view c : candidates) {
+        if (c.empty()) continue;
+        char resolved[PATH_MAX];
+        struct stat st;
+        const char* why = nullptr;
+        if (c.size() >= sizeof choice->path) {
+            why = "path too long";
+        } else if (!resolve_in_root(root_fd, c, resolved, sizeof resolved)) {
+            why = errno == ENOENT ? "missing" : strerror(errno);
+        } else if ((resolved[0] ? fstatat(root_fd, resolved, &st, AT_SYMLINK_NOFOLLOW) : fstat(root_fd, &st)) != 0) {
+            why = strerror(errno);
+        } else if (!S_ISREG(st.st_mode)) {
+            why = "not a file";
+        } else if (!(st.st_mode & 0111)) {
+            why = "not executable";
+        }
+        if (!why) {
+            memcpy(choice->path, c.data(), c.size());
+            choice->path[c.size()] = '\0';
+            return true;
+        }
+        if (used < sizeof choice->tried) {
+            int n = snprintf(choice->tried + used, sizeof choice->tried - used, "%s%.*s: %s", used ? ", " : "",
+                             static_cast<int>(c.size()), c.data(), why);
+            if (n > 0) used += static_cast<size_t>(n);
+        }
+    }
+    return false;
+}
+
+RootWait root_wait(const KernelParams& params) {
+    RootWait w;
+    w.delay_s = params.number("rootdelay", 0, RootWait::max_wait_s);
+    w.timeout_s = params.number("earlymod.roottimeout", RootWait::default_timeout_s, RootWait::max_wait_s);
+    w.forever = params.has("rootwait");
+    static_assert(RootWait::max_wait_s * 1000 <= UINT32_MAX, "the commands' timeout is 32-bit milliseconds");
+    w.command_timeout_ms = static_cast<unsigned>(w.timeout_s * 1000);
+    return w;
+}
 
 [[noreturn]] void run_init(int argc, char** argv) {
     (void)argc;
@@ -319,20 +520,20 @@ bool wait_for_root(BootRun& run, const RootSpec& spec, std::string_view shown, c
     auto* arena = new (std::nothrow) Arena;
     if (!boot || !ctx || !arena) {
         say(log_err, "out of memory");
-        emergency(argv);
+        emergency();
     }
     boot->prepare(root, nullptr, 0);
     const KernelParams& params = boot->params;
     LoadLog& log = boot->log;
     // An install command may not hold the boot longer than the root may.
-    uint64_t limit_ms = saturating_seconds_ns(root_timeout_s(params)) / 1000000ull;
-    boot->options.command_timeout_ms = limit_ms > 0xffffffffull ? 0xffffffffu : static_cast<unsigned>(limit_ms);
+    RootWait wait = root_wait(params);
+    boot->options.command_timeout_ms = wait.command_timeout_ms;
     Error err = ctx->open(boot->options);
     if (!err.ok()) say(log_err, "%s", err.message());
     auto* engine = new (std::nothrow) LoadEngine(*ctx);
     if (!engine) {
         say(log_err, "out of memory");
-        emergency(argv);
+        emergency();
     }
     engine->start(boot->jobs);
     log.begin();
@@ -364,14 +565,14 @@ bool wait_for_root(BootRun& run, const RootSpec& spec, std::string_view shown, c
     char device[512];
     if (!params.get("root", &root_arg) || root_arg.empty()) {
         say(log_err, "no root= on the kernel command line");
-        emergency(argv);
+        emergency();
     }
     if (!parse_root_spec(root_arg, &spec)) {
         say(log_err, "root=%.*s: not a form earlymod understands (/dev/NAME, UUID=, LABEL=, PARTUUID=, MAJ:MIN)",
             static_cast<int>(root_arg.size()), root_arg.data());
-        emergency(argv);
+        emergency();
     }
-    if (!wait_for_root(run, spec, root_arg, params, device, sizeof device)) emergency(argv);
+    if (!wait_for_root(run, spec, root_arg, wait, device, sizeof device)) emergency();
     if (!have_rootfstype) {
         // No rootfstype=: ask the device, and load that filesystem's module.
         FsIdentity id;
@@ -391,7 +592,25 @@ bool wait_for_root(BootRun& run, const RootSpec& spec, std::string_view shown, c
         log_message(log_notice, "coldplug: %u devices, %u modules loaded in %s ms", r.devices, r.loaded,
                     Millis(r.elapsed_ns, 1).c_str());
     }
-    if (!mount_root(device, params, types)) emergency(argv);
+    if (!mount_root(device, params, types)) emergency();
+    // Whether the new root can boot is known before the initramfs is
+    // deleted: if it cannot, the initramfs (its shell) is still there.
+    std::string_view init_param;
+    params.get("init", &init_param);
+    InitChoice choice;
+    int root_fd = open("/root", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    bool usable = root_fd >= 0 && pick_init(root_fd, init_param, &choice);
+    if (root_fd >= 0) close(root_fd);
+    if (!usable) {
+        say(log_err, "no usable init on the root filesystem (%s): leaving it, keeping the initramfs",
+            root_fd >= 0 ? choice.tried : strerror(errno));
+        if (umount2("/root", 0) != 0 && umount2("/root", MNT_DETACH) != 0)
+            say(log_err, "could not unmount /root: %s", strerror(errno));
+        emergency();
+    }
+    if (!init_param.empty() && init_param != choice.path)
+        say(log_warning, "init=%.*s cannot start (%s): starting %s instead", static_cast<int>(init_param.size()),
+            init_param.data(), choice.tried, choice.path);
     // The timing report, for the booted system to read (/run moves along).
     mkdir("/run/earlymod", 0755);
     Error te = log.write_timings("/run/earlymod/timings.json", boot->jobs);
@@ -399,9 +618,9 @@ bool wait_for_root(BootRun& run, const RootSpec& spec, std::string_view shown, c
     log_message(log_notice, "initramfs done in %s ms", Millis(monotonic_ns() - t0, 1).c_str());
     delete cp;
     delete engine;
-    if (!switch_root()) emergency(argv);
+    if (!switch_root()) emergency();
     exec_init(params, argv);
-    emergency(argv);
+    emergency();
 }
 
 } // namespace earlymod

@@ -160,8 +160,8 @@ bool BootSetup::prepare(const FsRoot& root, const Vec<std::string_view>* files, 
     }
     log.attach(options);
     unsigned long j = cli_jobs;
-    std::string_view v;
-    if (!j && params.get("earlymod.jobs", &v)) parse_uint(v, &j);
+    // More than max_jobs is taken as max_jobs (with a warning); 0: the default.
+    if (!j) j = params.number("earlymod.jobs", 0, Context::max_jobs);
     if (!j || j > Context::max_jobs) j = default_jobs();
     jobs = static_cast<unsigned>(j);
     return ok;

@@ -2,7 +2,10 @@
 
 #include <string.h>
 
+#include <algorithm>
+
 #include "earlymod/config_dirs.h"
+#include "earlymod/output.h"
 #include "earlymod/text.h"
 
 namespace earlymod {
@@ -115,6 +118,25 @@ bool KernelParams::flag(std::string_view key, bool absent) const {
     for (const char* o : off)
         if (last->value == o) return false;
     return true;
+}
+
+unsigned long KernelParams::number(std::string_view key, unsigned long dflt, unsigned long max) const {
+    std::string_view v;
+    if (!get(key, &v)) return dflt;
+    int kn = static_cast<int>(key.size()), vn = static_cast<int>(v.size());
+    bool digits = !v.empty();
+    for (char c : v) digits &= c >= '0' && c <= '9';
+    if (!digits) {
+        log_message(log_warning, "%.*s=%.*s is not a number: using %lu", kn, key.data(), vn, v.data(), dflt);
+        return dflt;
+    }
+    // Only digits: parse_uint fails on overflow alone, and that is past max.
+    unsigned long n;
+    if (!parse_uint(v, &n) || n > max) {
+        log_message(log_warning, "%.*s=%.*s is more than %lu: using %lu", kn, key.data(), vn, v.data(), max, max);
+        return max;
+    }
+    return n;
 }
 
 void KernelParams::list(std::string_view key, Vec<std::string_view>& out) const {

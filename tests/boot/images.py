@@ -655,13 +655,29 @@ ROOT_APPLETS = ["sh", "mount", "cat", "echo", "sync", "poweroff", "sleep"]
 
 
 def build_root_disk(out, label=ROOT_LABEL, uuid=ROOT_UUID, size=ROOT_SIZE, workdir=None,
-                    block_size=None):
+                    block_size=None, with_init=True):
     """An ext4 image at OUT with LABEL and UUID whose /sbin/init is ROOT_INIT
-    (BLOCK_SIZE: the filesystem's, else mkfs.ext4's choice)."""
+    (BLOCK_SIZE: the filesystem's, else mkfs.ext4's choice).
+
+    with_init=False: a root no init can start from (the boot cases where
+    init must keep the initramfs): no busybox, no /bin/sh, and /sbin/init an
+    absolute symlink to /init, which only the initramfs has (resolved
+    outside the new root it would look usable)."""
     staging = tempfile.mkdtemp(prefix="rootfs.", dir=workdir)
     try:
         for d in ("dev", "proc", "sys", "run", "tmp", "sbin", "etc", "root"):
             os.makedirs(os.path.join(staging, d), exist_ok=True)
+        # systemd's switch-root (dracut's images) refuses a root without
+        # os-release: "does not seem to be an OS tree".
+        with open(os.path.join(staging, "etc", "os-release"), "w") as f:
+            f.write('NAME="earlymod test root"\nID=earlymod-test\n')
+        if not with_init:
+            os.symlink("/init", os.path.join(staging, "sbin", "init"))
+            if os.path.exists(out):
+                os.unlink(out)
+            _run([_which("mkfs.ext4"), "-q", "-F", "-L", label, "-U", uuid,
+                  "-E", "root_owner=0:0", "-d", staging, out, size])
+            return out
         _add_busybox(staging, ROOT_APPLETS)
         init = (ROOT_INIT.replace("@UPTIME@", MARK_UPTIME)
                 .replace("@KMSG@", MARK_KMSG)
@@ -678,10 +694,6 @@ def build_root_disk(out, label=ROOT_LABEL, uuid=ROOT_UUID, size=ROOT_SIZE, workd
         with open(os.path.join(staging, "sbin", "init"), "w") as f:
             f.write(init)
         os.chmod(os.path.join(staging, "sbin", "init"), 0o755)
-        # systemd's switch-root (dracut's images) refuses a root without
-        # os-release: "does not seem to be an OS tree".
-        with open(os.path.join(staging, "etc", "os-release"), "w") as f:
-            f.write('NAME="earlymod test root"\nID=earlymod-test\n')
         if os.path.exists(out):
             os.unlink(out)
         bs = ["-b", str(block_size)] if block_size else []

@@ -1,9 +1,14 @@
 // Boot pieces: the kernel's command line splitting, modules-load.d, root=
-// forms and filesystem identity, and how load outcomes are judged.
+// forms and filesystem identity, how load outcomes are judged, and the
+// init to start on the new root.
 #include <doctest/doctest.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -281,4 +286,121 @@ TEST_CASE("parallel loading: softdep loops and dependency cycles finish") {
     CHECK(index_of(r.order, "pong") < r.order.size());
     CHECK(index_of(r.order, "a") < r.order.size());
     CHECK(index_of(r.order, "b") < r.order.size());
+}
+
+// Init's choice of the program to start on the new root (pick_init), made
+// before the initramfs is deleted; the new root here is a temporary
+// directory, as /root is before the switch.
+namespace {
+
+struct NewRoot {
+    fixture::TempDir dir;
+    int fd = -1;
+    NewRoot() { fd = open(dir.path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC); }
+    ~NewRoot() {
+        if (fd >= 0) close(fd);
+    }
+    void program(const std::string& rel, mode_t mode = 0755) const {
+        dir.write(rel, "#!/bin/sh\n");
+        REQUIRE(chmod((dir.path() + "/" + rel).c_str(), mode) == 0);
+    }
+    void link(const std::string& rel, const std::string& target) const {
+        std::string p = dir.path() + "/" + rel;
+        size_t slash = rel.rfind('/');
+        if (slash != std::string::npos) dir.mkdir(rel.substr(0, slash));
+        REQUIRE(symlink(target.c_str(), p.c_str()) == 0);
+    }
+    std::string resolve(const std::string& path) const {
+        char out[PATH_MAX];
+        errno = 0;
+        if (!resolve_in_root(fd, path, out, sizeof out)) return std::string("error: ") + strerror(errno);
+        return out;
+    }
+};
+
+std::string picked(const NewRoot& r, std::string_view init_param, std::string* tried = nullptr) {
+    InitChoice c;
+    bool ok = pick_init(r.fd, init_param, &c);
+    if (tried) *tried = c.tried;
+    return ok ? std::string(c.path) : std::string("none");
+}
+
+} // namespace
+
+TEST_CASE("pick_init: init= first, then /sbin/init, /etc/init, /bin/init, /bin/sh") {
+    NewRoot r;
+    REQUIRE(r.fd >= 0);
+    std::string tried;
+    CHECK(picked(r, "", &tried) == "none");
+    CHECK(tried == "/sbin/init: missing, /etc/init: missing, /bin/init: missing, /bin/sh: missing");
+    r.program("bin/sh");
+    CHECK(picked(r, "") == "/bin/sh");
+    r.program("bin/init");
+    CHECK(picked(r, "") == "/bin/init");
+    r.program("sbin/init");
+    CHECK(picked(r, "") == "/sbin/init");
+    r.program("usr/lib/systemd/systemd");
+    CHECK(picked(r, "/usr/lib/systemd/systemd") == "/usr/lib/systemd/systemd");
+    // An init= that cannot start: the fallbacks, and why it was passed over.
+    CHECK(picked(r, "/nonexistent", &tried) == "/sbin/init");
+    CHECK(tried == "/nonexistent: missing");
+}
+
+TEST_CASE("pick_init: not executable, not a file, or a dangling link is not usable") {
+    NewRoot r;
+    r.program("sbin/init", 0644);
+    r.dir.mkdir("etc/init");
+    r.link("bin/init", "nowhere");
+    std::string tried;
+    CHECK(picked(r, "", &tried) == "none");
+    CHECK(tried == "/sbin/init: not executable, /etc/init: not a file, /bin/init: missing, /bin/sh: missing");
+}
+
+TEST_CASE("pick_init: an absolute symlink resolves inside the new root, not in the initramfs") {
+    NewRoot r;
+    // /sbin/init -> /bin/sh exists in the initramfs (and on this machine),
+    // not in this root: not usable, and nothing else is.
+    r.link("sbin/init", "/bin/sh");
+    std::string tried;
+    CHECK(picked(r, "", &tried) == "none");
+    CHECK(tried.find("/sbin/init: missing") == 0);
+    // Once the root has its own target, the link is usable.
+    r.program("lib/systemd/systemd");
+    REQUIRE(unlink((r.dir.path() + "/sbin/init").c_str()) == 0);
+    r.link("sbin/init", "/lib/systemd/systemd");
+    CHECK(picked(r, "") == "/sbin/init");
+    CHECK(r.resolve("/sbin/init") == "lib/systemd/systemd");
+}
+
+TEST_CASE("resolve_in_root: relative links, '..' and links through directories stay inside the root") {
+    NewRoot r;
+    r.program("usr/bin/busybox");
+    r.link("bin", "usr/bin");                      // a relative directory link
+    r.link("usr/bin/sh", "busybox");
+    r.link("sbin/init", "../../../../bin/sh");     // climbs past the root: stays at it
+    r.link("etc/init", "/usr/bin/../bin/./sh");
+    CHECK(r.resolve("/bin/sh") == "usr/bin/busybox");
+    CHECK(r.resolve("/sbin/init") == "usr/bin/busybox");
+    CHECK(r.resolve("/etc/init") == "usr/bin/busybox");
+    CHECK(r.resolve("/../../usr//bin/") == "usr/bin");
+    CHECK(r.resolve("/") == "");
+    CHECK(r.resolve("relative/missing") == std::string("error: ") + strerror(ENOENT));
+    CHECK(r.resolve("/usr/bin/busybox/x") == std::string("error: ") + strerror(ENOTDIR));
+    CHECK(picked(r, "") == "/sbin/init");
+}
+
+TEST_CASE("resolve_in_root: a symlink loop ends with ELOOP after at most 40 links") {
+    NewRoot r;
+    r.link("a", "b");
+    r.link("b", "/a");
+    CHECK(r.resolve("/a") == std::string("error: ") + strerror(ELOOP));
+    std::string tried;
+    CHECK(picked(r, "/a", &tried) == "none");
+    CHECK(tried.find(std::string("/a: ") + strerror(ELOOP)) == 0);
+    // A chain of 40 links resolves; 41 do not.
+    r.program("target");
+    for (int i = 0; i < 41; ++i)
+        r.link("l" + std::to_string(i), i == 0 ? "/target" : "l" + std::to_string(i - 1));
+    CHECK(r.resolve("/l39") == "target");
+    CHECK(r.resolve("/l40") == std::string("error: ") + strerror(ELOOP));
 }
