@@ -202,15 +202,9 @@ struct InitChoice {
     char tried[1024];  // those passed over and why: "/sbin/init: missing, ..."
 };
 // root_fd: the new root's directory, not yet "/". Each path resolves inside
-// it (resolve_in_root), as it will once it is "/". Usable: a regular file
+// it (resolve_in_root, files.h), as it will once it is "/". Usable: a regular file
 // with an execute bit (root's rule). Returns whether one is usable.
 bool pick_init(int root_fd, std::string_view init_param, InitChoice* choice);
 
-// Resolves path under root_fd as if root_fd were "/": every symlink on the
-// way, absolute ones included (/sbin/init -> /lib/systemd/systemd), and
-// "..", stay inside it. out gets the path relative to root_fd with no
-// symlink left ("" for root_fd itself). False with errno (ENOENT, ENOTDIR,
-// ELOOP past 40 links, ENAMETOOLONG) when it does not resolve.
-bool resolve_in_root(int root_fd, std::string_view path, char* out, size_t cap);
 
 } // namespace earlymod

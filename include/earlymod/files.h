@@ -16,6 +16,14 @@
 
 namespace earlymod {
 
+// Resolves path under root_fd as if root_fd were "/": every symlink on the
+// way, absolute ones included (/sbin/init -> /lib/systemd/systemd), and
+// "..", stay inside it. out gets the path relative to root_fd with no
+// symlink left ("" for root_fd itself). False with errno (ENOENT, ENOTDIR,
+// ELOOP past 40 links, ENAMETOOLONG) when it does not resolve; for ENOENT
+// and ENOTDIR out then holds what resolved, then the rest as given.
+bool resolve_in_root(int root_fd, std::string_view path, char* out, size_t cap);
+
 class FsRoot {
 public:
     FsRoot() = default;
@@ -27,13 +35,11 @@ public:
     // symbolic links (an absolute one from the root) are followed there,
     // so that no file of this machine outside the root is ever read.
     // Returns false if it does not fit in cap bytes, or for a loop of more
-    // than 40 links.
+    // than 40 links (resolve_in_root).
     bool host_path(std::string_view inside, char* buf, size_t cap) const;
     bool active() const { return !prefix_.empty(); }
 
 private:
-    bool resolve_inside(std::string_view inside, char* buf, size_t cap) const;
-
     std::string_view prefix_;
 };
 

@@ -4,6 +4,8 @@
 #include "earlymod/output.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -18,73 +20,126 @@ FsRoot::FsRoot(std::string_view prefix) : prefix_(prefix) {
 }
 
 bool FsRoot::host_path(std::string_view inside, char* buf, size_t cap) const {
-    if (active() && !inside.empty() && inside[0] == '/') return resolve_inside(inside, buf, cap);
+    if (active() && !inside.empty() && inside[0] == '/') {
+        // Resolved inside the root, as chroot would; a name that is missing
+        // still gives a path (it fails to open there, inside the root).
+        char prefix[4096];
+        char rel[4096];
+        if (prefix_.size() >= sizeof prefix) return false;
+        memcpy(prefix, prefix_.data(), prefix_.size());
+        prefix[prefix_.size()] = '\0';
+        int fd = ::open(prefix, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0) {
+            rel[0] = '\0';
+            if (inside.size() >= sizeof rel) return false;
+            memcpy(rel, inside.data() + 1, inside.size() - 1);  // no root: nothing to resolve in
+            rel[inside.size() - 1] = '\0';
+        } else {
+            bool ok = resolve_in_root(fd, inside, rel, sizeof rel);
+            int e = errno;
+            close(fd);
+            if (!ok && e != ENOENT && e != ENOTDIR) return false;
+        }
+        int n = snprintf(buf, cap, "%s/%s", prefix, rel);
+        return n >= 0 && static_cast<size_t>(n) < cap;
+    }
     if (inside.size() >= cap) return false;
     memcpy(buf, inside.data(), inside.size());
     buf[inside.size()] = '\0';
     return true;
 }
 
-// What the kernel's openat2(RESOLVE_IN_ROOT) does, walked here because the
-// callers open paths, not descriptors: one component at a time, ".."
-// stops at the root, and a symbolic link's target is read and walked in
-// its place, an absolute one from the root again. buf holds the prefix
-// and the components resolved so far; each is lstat'ed before it is kept.
-// A component that does not exist ends the walk: the rest is appended as
-// it stands, and opening it fails at that component, inside the root.
-bool FsRoot::resolve_inside(std::string_view inside, char* buf, size_t cap) const {
-    constexpr int max_links = 40;  // the kernel's own limit (ELOOP)
-    char todo[2][4096];            // the path still to walk, alternating
+namespace {
+
+// A name that does not resolve ends the walk: out keeps what was resolved,
+// then the rest as given, so that opening it fails at that same name.
+// errno is kept for the caller.
+bool keep_rest(char* out, size_t len, size_t cap, std::string_view rest) {
+    int saved = errno;
+    if (!rest.empty() && len + 1 + rest.size() < cap) {
+        out[len] = '/';
+        memcpy(out + len + 1, rest.data(), rest.size());
+        out[len + 1 + rest.size()] = '\0';
+    }
+    errno = saved;
+    return false;
+}
+
+} // namespace
+
+bool resolve_in_root(int root_fd, std::string_view path, char* out, size_t cap) {
+    constexpr int max_links = 40;  // the kernel's limit (MAXSYMLINKS)
+    if (cap == 0) {
+        errno = ENAMETOOLONG;
+        return false;
+    }
+    // rest: what is left to walk; a symlink's target goes in front of it,
+    // built in the other buffer. out holds what is resolved so far, with
+    // no symlink in it, so ".." there is just its last name removed.
+    char bufs[2][PATH_MAX];
     int cur = 0;
-    if (inside.size() >= sizeof todo[0] || prefix_.size() >= cap) return false;
-    memcpy(todo[cur], inside.data(), inside.size());
-    std::string_view rest(todo[cur], inside.size());
-    memcpy(buf, prefix_.data(), prefix_.size());
-    size_t n = prefix_.size();
+    if (path.size() >= sizeof bufs[0]) {
+        errno = ENAMETOOLONG;
+        return false;
+    }
+    if (!path.empty()) memcpy(bufs[cur], path.data(), path.size());
+    std::string_view rest(bufs[cur], path.size());
+    size_t len = 0;
+    out[0] = '\0';
     int links = 0;
-    bool missing = false;
     while (!rest.empty()) {
         size_t slash = rest.find('/');
-        std::string_view c = rest.substr(0, slash);
+        std::string_view name = rest.substr(0, slash);
         rest = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
-        if (c.empty() || c == ".") continue;
-        if (c == ".." && !missing) {
-            while (n > prefix_.size() && buf[n - 1] != '/') --n;
-            if (n > prefix_.size()) --n;  // the slash before it
+        if (name.empty() || name == ".") continue;
+        if (name == "..") {  // at the root it stays there, as "/.." does
+            while (len > 0 && out[len - 1] != '/') --len;
+            if (len > 0) --len;
+            out[len] = '\0';
             continue;
         }
-        if (n + 1 + c.size() >= cap) return false;
-        buf[n] = '/';
-        memcpy(buf + n + 1, c.data(), c.size());
-        size_t kept = n;
-        n += 1 + c.size();
-        buf[n] = '\0';
-        if (missing) continue;
+        size_t parent = len;
+        if (len + 1 + name.size() >= cap) {
+            errno = ENAMETOOLONG;
+            return false;
+        }
+        if (len) out[len++] = '/';
+        memcpy(out + len, name.data(), name.size());
+        len += name.size();
+        out[len] = '\0';
         struct stat st;
-        if (lstat(buf, &st) != 0) {
-            missing = true;
+        if (fstatat(root_fd, out, &st, AT_SYMLINK_NOFOLLOW) != 0) return keep_rest(out, len, cap, rest);
+        if (S_ISLNK(st.st_mode)) {
+            if (++links > max_links) {
+                errno = ELOOP;
+                return false;
+            }
+            char target[PATH_MAX];
+            ssize_t n = readlinkat(root_fd, out, target, sizeof target);
+            if (n < 0) return false;
+            size_t tn = static_cast<size_t>(n);
+            if (tn + 1 + rest.size() >= sizeof bufs[0]) {
+                errno = ENAMETOOLONG;
+                return false;
+            }
+            // The link's name goes; an absolute target starts again at
+            // the new root, not at the initramfs's "/".
+            len = target[0] == '/' ? 0 : parent;
+            out[len] = '\0';
+            char* next = bufs[cur ^ 1];
+            memcpy(next, target, tn);
+            next[tn] = '/';
+            if (!rest.empty()) memcpy(next + tn + 1, rest.data(), rest.size());
+            rest = std::string_view(next, tn + 1 + rest.size());
+            cur ^= 1;
             continue;
         }
-        if (!S_ISLNK(st.st_mode)) continue;
-        if (++links > max_links) return false;
-        char target[4096];
-        ssize_t len = readlink(buf, target, sizeof target);
-        if (len <= 0 || static_cast<size_t>(len) >= sizeof target) return false;
-        // The link's target, then what was left after the link.
-        int next = 1 - cur;
-        size_t total = static_cast<size_t>(len) + (rest.empty() ? 0 : 1 + rest.size());
-        if (total >= sizeof todo[next]) return false;
-        memcpy(todo[next], target, static_cast<size_t>(len));
-        if (!rest.empty()) {
-            todo[next][len] = '/';
-            memcpy(todo[next] + len + 1, rest.data(), rest.size());
+        if (!rest.empty() && !S_ISDIR(st.st_mode)) {
+            keep_rest(out, len, cap, rest);
+            errno = ENOTDIR;
+            return false;
         }
-        cur = next;
-        rest = {todo[cur], total};
-        n = target[0] == '/' ? prefix_.size() : kept;
     }
-    if (n == prefix_.size()) buf[n++] = '/';
-    buf[n] = '\0';
     return true;
 }
 
