@@ -197,11 +197,17 @@ struct BinIndex::Subject {
     Bits step(const Bits& b, unsigned char c) const {
         Bits r{};
         if (c == '*') {
-            int low = -1;
-            for (int k = 0; k < 4 && low < 0; ++k)
-                if (b.w[k]) low = k * 64 + __builtin_ctzll(b.w[k]);
-            if (low < 0) return r;
-            for (unsigned i = static_cast<unsigned>(low); i <= n; ++i) r.w[i >> 6] |= uint64_t(1) << (i & 63);
+            // Every position from the lowest in b up to n: a few word
+            // operations, as a walk may step over '*' once per byte it reads.
+            int k = 0;
+            while (k < 4 && !b.w[k]) ++k;
+            if (k == 4) return r;
+            r.w[k] = ~uint64_t(0) << __builtin_ctzll(b.w[k]);
+            for (int m = k + 1; m < 4; ++m) r.w[m] = ~uint64_t(0);
+            // Clear the positions past n.
+            unsigned top = n >> 6;
+            if ((n & 63) != 63) r.w[top] &= (uint64_t(1) << ((n & 63) + 1)) - 1;
+            for (unsigned m = top + 1; m < 4; ++m) r.w[m] = 0;
             return r;
         }
         const Bits* m = &valid;
