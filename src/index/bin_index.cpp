@@ -59,17 +59,36 @@ Error BinIndex::open(const unsigned char* data, size_t size, std::string_view sh
     return {};
 }
 
-// Reads the node that ref points to. Children must lie before their parent
-// (post-order): that single rule makes every walk finite.
-bool BinIndex::read_node(uint32_t ref, uint32_t parent_offset, Node* node) {
-    uint32_t off = ref & offset_mask;
-    if (off == 0) return false;
-    bool empty_node = (ref & (flag_prefix | flag_values | flag_childs)) == 0;
-    if (off < 12 || off > size_ || (off == size_ && !empty_node) || off >= parent_offset || budget_ == 0) {
+void BinIndex::start_walk() {
+    work_ = 0;
+    budget_ = bin_walk_work_per_byte * (size_ + 1);
+}
+
+// Counts bytes a walk reads against its budget. A depmod trie is a tree:
+// a walk reads each node once, or a few times when the query has
+// wildcards of its own. Nodes shared between parents (a DAG, which only a
+// crafted file has) can be reached along exponentially many paths, and
+// kmod's walk never ends; here it stops, and the file counts as damaged.
+bool BinIndex::charge(size_t bytes) {
+    if (bytes > budget_ - work_) {
         corrupt_ = true;
         return false;
     }
-    --budget_;
+    work_ += bytes;
+    return true;
+}
+
+// Reads the node that ref points to. Children must lie before their parent
+// (post-order): that rule makes every walk finite; the work budget keeps it
+// short.
+bool BinIndex::read_node(uint32_t ref, uint32_t parent_offset, Node* node) {
+    uint32_t off = ref & offset_mask;
+    if (off == 0 || corrupt_) return false;
+    bool empty_node = (ref & (flag_prefix | flag_values | flag_childs)) == 0;
+    if (off < 12 || off > size_ || (off == size_ && !empty_node) || off >= parent_offset) {
+        corrupt_ = true;
+        return false;
+    }
     *node = Node{};
     node->offset = off;
     size_t p = off;
@@ -99,11 +118,14 @@ bool BinIndex::read_node(uint32_t ref, uint32_t parent_offset, Node* node) {
         if (node->value_count > (size_ - p) / 5) { corrupt_ = true; return false; }
         node->values = data_ + p;
     }
-    return true;
+    // The node's bytes up to its values (add_values counts those), and one
+    // more so that an empty node costs something too.
+    return charge(p - off + 1);
 }
 
 namespace {
-// Walks a node's value records with bounds checks.
+// Walks a node's value records with bounds checks; false if they run past
+// the end. f returns false to stop early.
 template <typename F>
 bool for_each_value(const unsigned char* p, uint32_t count, const unsigned char* end, F&& f) {
     for (uint32_t i = 0; i < count; ++i) {
@@ -113,7 +135,7 @@ bool for_each_value(const unsigned char* p, uint32_t count, const unsigned char*
         const void* nul = memchr(p, 0, end - p);
         if (!nul) return false;
         size_t len = static_cast<const unsigned char*>(nul) - p;
-        f(std::string_view(reinterpret_cast<const char*>(p), len), prio);
+        if (!f(std::string_view(reinterpret_cast<const char*>(p), len), prio)) return true;
         p += len + 1;
     }
     return true;
@@ -175,11 +197,17 @@ struct BinIndex::Subject {
     Bits step(const Bits& b, unsigned char c) const {
         Bits r{};
         if (c == '*') {
-            int low = -1;
-            for (int k = 0; k < 4 && low < 0; ++k)
-                if (b.w[k]) low = k * 64 + __builtin_ctzll(b.w[k]);
-            if (low < 0) return r;
-            for (unsigned i = static_cast<unsigned>(low); i <= n; ++i) r.w[i >> 6] |= uint64_t(1) << (i & 63);
+            // Every position from the lowest in b up to n: a few word
+            // operations, as a walk may step over '*' once per byte it reads.
+            int k = 0;
+            while (k < 4 && !b.w[k]) ++k;
+            if (k == 4) return r;
+            r.w[k] = ~uint64_t(0) << __builtin_ctzll(b.w[k]);
+            for (int m = k + 1; m < 4; ++m) r.w[m] = ~uint64_t(0);
+            // Clear the positions past n.
+            unsigned top = n >> 6;
+            if ((n & 63) != 63) r.w[top] &= (uint64_t(1) << ((n & 63) + 1)) - 1;
+            for (unsigned m = top + 1; m < 4; ++m) r.w[m] = 0;
             return r;
         }
         const Bits* m = &valid;
@@ -291,9 +319,12 @@ bool BinIndex::find(std::string_view key, std::string_view* value) {
     }
 }
 
+// Appends the node's values in the order found; search() puts them in
+// kmod's order once the walk is over.
 void BinIndex::add_values(const Node& node, Vec<IndexValue>& out) {
-    bool ok = for_each_value(node.values, node.value_count, data_ + size_,
-                             [&](std::string_view v, uint32_t prio) { insert_by_priority(out, {v, prio}); });
+    bool ok = for_each_value(node.values, node.value_count, data_ + size_, [&](std::string_view v, uint32_t prio) {
+        return charge(4 + v.size() + 1) && out.push({v, prio});
+    });
     if (!ok) corrupt_ = true;
 }
 
@@ -366,12 +397,12 @@ void BinIndex::search_node(Node node, std::string_view key, Vec<IndexValue>& out
 }
 
 void BinIndex::search(std::string_view key, Vec<IndexValue>& out) {
-    // The key's path, and below each of its nodes up to three wildcard
-    // subtrees read once each.
-    budget_ = (size_ + 1) * 3 * (key.size() + 2);
+    start_walk();
+    size_t before = out.size();
     Node root;
-    if (!read_node(root_, UINT32_MAX, &root)) return;
-    search_node(root, key, out);
+    if (read_node(root_, UINT32_MAX, &root)) search_node(root, key, out);
+    size_t steps = 0;
+    order_by_priority(out, before, &steps);
 }
 
 void BinIndex::dump_node(const Node& node, char* buf, size_t used, OutBuf* out, int depth) {
@@ -382,7 +413,9 @@ void BinIndex::dump_node(const Node& node, char* buf, size_t used, OutBuf* out, 
     memcpy(buf + used, node.prefix.data(), node.prefix.size());
     used += node.prefix.size();
     bool ok = for_each_value(node.values, node.value_count, data_ + size_, [&](std::string_view v, uint32_t) {
+        if (!charge(4 + v.size() + 1)) return false;
         if (out) out->put(std::string_view(buf, used)).put(' ').put(v).put('\n');
+        return true;
     });
     if (!ok) corrupt_ = true;
     for (unsigned ch = node.first; ch <= node.last; ++ch) {
@@ -394,7 +427,7 @@ void BinIndex::dump_node(const Node& node, char* buf, size_t used, OutBuf* out, 
 }
 
 void BinIndex::dump(std::string_view prefix, OutBuf& out) {
-    budget_ = size_ + 1;
+    start_walk();
     Node root;
     if (!read_node(root_, UINT32_MAX, &root)) return;
     char buf[max_key];
@@ -404,7 +437,7 @@ void BinIndex::dump(std::string_view prefix, OutBuf& out) {
 }
 
 bool BinIndex::check() {
-    budget_ = size_ + 1;
+    start_walk();
     Node root;
     if (!read_node(root_, UINT32_MAX, &root)) return !corrupt_;
     char buf[max_key];

@@ -35,6 +35,12 @@ void IndexFile::open(IndexKind kind, std::string_view dir_host, std::string_view
     opened_ = false;
 }
 
+namespace {
+// What depmod writes for an index with no keys: the header and a root node
+// with no flags, zero bytes long, at the end of the file.
+const unsigned char empty_index[12] = {0xB0, 0x07, 0xF4, 0x57, 0x00, 0x02, 0x00, 0x01, 0x00, 0x00, 0x00, 0x0C};
+} // namespace
+
 // The files are opened on first use: a single lookup touches only the
 // indexes it needs (most need modules.dep and modules.alias only).
 void IndexFile::ensure_open() {
@@ -42,7 +48,15 @@ void IndexFile::ensure_open() {
     opened_ = true;
     Error err = bin_file_.open(bin_host_, bin_shown_);
     if (err.ok()) {
-        err = bin_.open(bin_file_.bytes(), bin_file_.size(), bin_shown_);
+        // depmod leaves modules.builtin.bin empty (0 bytes) when there is
+        // no modules.builtin, modules.builtin.alias.bin when there is no
+        // modules.builtin.modinfo: an empty index, for kmod too, not a
+        // damaged one. The other indexes always get at least a header.
+        bool builtin = kind_ == IndexKind::builtin || kind_ == IndexKind::builtin_alias;
+        if (bin_file_.size() == 0 && builtin)
+            err = bin_.open(empty_index, sizeof empty_index, bin_shown_);
+        else
+            err = bin_.open(bin_file_.bytes(), bin_file_.size(), bin_shown_);
         if (err.ok()) {
             use_bin_ = true;
         } else {
@@ -84,7 +98,7 @@ bool IndexFile::ensure_text() {
 void IndexFile::drop_bin() {
     use_bin_ = false;
     text_pending_ = !text_loaded_ && path_exists(text_host_);
-    log_message(log_warning, "%.*s is damaged (offset out of range or a loop in the trie); %s",
+    log_message(log_warning, "%.*s is damaged (offset out of range, a loop, or nodes shared between parents); %s",
                 static_cast<int>(bin_shown_.size()), bin_shown_.data(),
                 text_pending_ || text_loaded_ ? "using the text index instead" : "no text index to fall back on");
 }

@@ -261,44 +261,71 @@ unsigned TextIndex::times_found(std::string_view p, std::string_view q) const {
 }
 
 void TextIndex::search(std::string_view key, Vec<IndexValue>& out) const {
+    steps_ = 0;
     if (kind_ == IndexKind::dep || kind_ == IndexKind::builtin) {
         std::string_view v;
         if (find(key, &v)) out.push({v, 0});
         return;
     }
-    // The matching patterns; for each, all its values as one trie node
-    // holds them (by priority, ties last-inserted first), added once per
-    // time the walk reaches the node.
-    Vec<uint32_t> hits;
+    // Every entry whose pattern matches, in the order found, with the
+    // number of times kmod's walk of the .bin reaches the pattern's node.
+    // Entries of one pattern share a literal prefix, hence one chain.
+    struct Hit {
+        uint32_t entry;
+        uint32_t times;
+        uint32_t node;  // the first hit of the same pattern
+    };
+    Vec<Hit> hits;
+    bool plain = key.find_first_of("*?[") == std::string_view::npos;
     for (uint16_t len : prefix_lengths_) {
         if (len > key.size()) continue;
         uint64_t* chain = chains_.find(key.substr(0, len));
         for (uint32_t k = chain ? static_cast<uint32_t>(*chain >> 32) : UINT32_MAX; k != UINT32_MAX; k = entries_[k].next) {
+            ++steps_;
             const Entry& e = entries_[k];
-            bool seen = false;
-            for (uint32_t h : hits) seen |= entries_[h].key == e.key;
-            if (seen) continue;
-            if (e.key.size() == len && key.find_first_of("*?[") == std::string_view::npos) {
-                if (e.key == key) hits.push(k);
-            } else if (times_found(e.key, key)) {
-                hits.push(k);
-            }
+            unsigned times = e.key.size() == len && plain ? (e.key == key ? 1 : 0) : times_found(e.key, key);
+            if (times && !hits.push({k, times, 0})) return;
         }
     }
-    for (uint32_t h : hits) {
-        std::string_view pattern = entries_[h].key;
-        Vec<uint32_t> node;
-        uint64_t* chain = chains_.find(pattern.substr(0, literal_prefix(pattern)));
-        for (uint32_t k = chain ? static_cast<uint32_t>(*chain >> 32) : UINT32_MAX; k != UINT32_MAX; k = entries_[k].next)
-            if (entries_[k].key == pattern) node.push(k);
-        std::sort(node.begin(), node.end(), [&](uint32_t a, uint32_t b) {
-            if (entries_[a].priority != entries_[b].priority) return entries_[a].priority < entries_[b].priority;
-            return a > b;
-        });
-        unsigned times = times_found(pattern, key);
-        for (unsigned t = 0; t < times; ++t)
-            for (uint32_t k : node) insert_by_priority(out, {entries_[k].value, entries_[k].priority});
+    if (hits.empty()) return;
+    // One trie node holds all the values of a pattern: group the hits by
+    // pattern, each group where its first hit was found.
+    Vec<uint32_t> order;
+    if (!order.reserve(hits.size())) return;
+    for (uint32_t i = 0; i < hits.size(); ++i) order.push(i);
+    std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+        ++steps_;
+        std::string_view x = entries_[hits[a].entry].key, y = entries_[hits[b].entry].key;
+        return x != y ? x < y : a < b;
+    });
+    for (size_t i = 0; i < order.size(); ++i) {
+        bool same = i > 0 && entries_[hits[order[i]].entry].key == entries_[hits[order[i - 1]].entry].key;
+        hits[order[i]].node = same ? hits[order[i - 1]].node : order[i];
     }
+    // The nodes in the order the walk reaches them, and in each node its
+    // values as depmod stores them: by priority, ties last added first.
+    std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+        ++steps_;
+        const Hit& x = hits[a];
+        const Hit& y = hits[b];
+        if (x.node != y.node) return x.node < y.node;
+        uint32_t px = entries_[x.entry].priority, py = entries_[y.entry].priority;
+        return px != py ? px < py : x.entry > y.entry;
+    });
+    // Each node's values, once per time the walk reaches it; then kmod's
+    // order (index_order.h).
+    size_t before = out.size();
+    for (size_t i = 0; i < order.size();) {
+        size_t j = i;
+        while (j < order.size() && hits[order[j]].node == hits[order[i]].node) ++j;
+        for (uint32_t t = 0; t < hits[order[i]].times; ++t)
+            for (size_t m = i; m < j; ++m) {
+                const Entry& e = entries_[hits[order[m]].entry];
+                if (!out.push({e.value, e.priority})) return;
+            }
+        i = j;
+    }
+    order_by_priority(out, before, &steps_);
 }
 
 void TextIndex::dump(std::string_view prefix, OutBuf& out) const {

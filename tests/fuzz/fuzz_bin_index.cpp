@@ -1,5 +1,7 @@
 // BinIndex (kmod's binary trie) on raw bytes: open, check, dump, find and
-// search must stay in bounds and terminate on any input.
+// search must stay in bounds and terminate on any input, each walk within
+// its work budget (bin_walk_work_per_byte times the size, whatever the
+// query: nodes shared between parents must not make it exponential).
 //
 // When check() passes, the target walks the trie itself (bounded, in this
 // file) to collect up to 64 keys and their first values, and checks that
@@ -75,6 +77,15 @@ const char* const fixed_queries[] = {
     "acpi*:PNP0A03:*",
     "fs-xfs",
     "a*b?c[d-f]\\g",
+    // Long queries of one character: the walk below a '*' prunes nothing
+    // (corpus: a chain of nodes whose '*' and '+' children are shared).
+    "++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++"
+    "++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++"
+    "++++++++++++++++++++++++++++++++++++++++++++++++++++++",
+    "++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++"
+    "++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++"
+    "++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++",
+    "*+++++++++++++++++++++++++++++++++++++++*",
 };
 
 } // namespace
@@ -83,8 +94,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     fuzz::quiet();
     BinIndex idx;
     if (!idx.open(data, size, "modules.alias.bin").ok()) return 0;
+    const size_t budget = bin_walk_work_per_byte * (size + 1);
     bool ok = idx.check();
     FUZZ_CHECK(ok == !idx.corrupt());
+    FUZZ_CHECK(idx.last_walk_work() <= budget);
     {
         OutBuf sink(fuzz::devnull());
         idx.dump("alias", sink);
@@ -94,6 +107,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         idx.find(q, &v);
         Vec<IndexValue> out;
         idx.search(q, out);
+        FUZZ_CHECK(idx.last_walk_work() <= budget);
     }
     if (!ok) return 0;
 

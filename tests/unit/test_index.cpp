@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include <random>
@@ -254,4 +255,191 @@ TEST_CASE("index selection: the .bin when sound, the text file when the .bin is 
     IndexFile missing;
     missing.open(IndexKind::symbols, dir.path(), "/lib/modules/x", arena);
     CHECK_FALSE(missing.present());
+}
+
+namespace {
+
+// What the logger writes to stderr while fn runs.
+template <typename F>
+std::string stderr_of(F fn) {
+    fflush(stderr);
+    FILE* tmp = tmpfile();
+    REQUIRE(tmp);
+    int saved = dup(2);
+    dup2(fileno(tmp), 2);
+    fn();
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    std::string text;
+    rewind(tmp);
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, tmp)) > 0) text.append(buf, n);
+    fclose(tmp);
+    return text;
+}
+
+void put32(std::string& out, uint32_t v) {
+    for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
+}
+
+// A trie no depmod writes: a chain of `depth` nodes, each with the children
+// '*' and '+' both pointing at the node below it, under a root whose only
+// child, '*', is the top of the chain; the bottom node holds one value.
+// Children still lie before their parents (no loop), and the file grows
+// by 10 bytes a level, but the paths to the bottom number 2^depth, and the
+// patterns along them ("*+*+**...") match any query of '+' characters:
+// walking them all is what kmod does (it never finishes).
+std::string shared_children_trie(int depth) {
+    std::string out;
+    put32(out, 0xB007F457u);
+    put32(out, 0x00020001u);
+    put32(out, 0);
+    uint32_t below = static_cast<uint32_t>(out.size()) | 0x40000000u;  // VALUES
+    put32(out, 1);
+    put32(out, 0);
+    out += "shared";
+    out.push_back('\0');
+    for (int i = 0; i < depth; ++i) {
+        uint32_t ref = static_cast<uint32_t>(out.size()) | 0x20000000u;  // CHILDS
+        out.push_back('*');
+        out.push_back('+');
+        put32(out, below);
+        put32(out, below);
+        below = ref;
+    }
+    uint32_t root = static_cast<uint32_t>(out.size()) | 0x20000000u;
+    out.push_back('*');
+    out.push_back('*');
+    put32(out, below);
+    std::string head;
+    put32(head, root);
+    out.replace(8, 4, head);
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("binary index: nodes shared between parents cost at most the budget per walk, and mark the file damaged") {
+    std::string bin = shared_children_trie(60);
+    const size_t bound = bin_walk_work_per_byte * (bin.size() + 1);
+    const std::string plus_250(250, '+');
+    const std::string plus_300(300, '+');  // past the NFA's 255: the enumerating walk
+    const std::string wild = "*" + std::string(40, '+') + "*";
+    for (const std::string& q : {plus_250, plus_300, wild}) {
+        INFO("query of " << q.size() << " bytes: " << q.substr(0, 8));
+        BinIndex b;
+        REQUIRE(b.open(reinterpret_cast<const unsigned char*>(bin.data()), bin.size(), "shared.bin").ok());
+        Vec<IndexValue> v;
+        b.search(q, v);
+        CHECK(b.last_walk_work() <= bound);
+        CHECK(b.corrupt());
+    }
+    BinIndex b;
+    REQUIRE(b.open(reinterpret_cast<const unsigned char*>(bin.data()), bin.size(), "shared.bin").ok());
+    CHECK_FALSE(b.check());
+    CHECK(b.last_walk_work() <= bound);
+
+    // Through IndexFile: the text index answers instead, with one warning.
+    fixture::TempDir dir;
+    dir.write("modules.alias.bin", bin);
+    dir.write("modules.alias", "alias *+ shared\n");
+    Arena arena;
+    IndexFile f;
+    f.open(IndexKind::alias, dir.path(), "/lib/modules/x", arena);
+    Vec<IndexValue> v;
+    std::string err = stderr_of([&] { f.search(plus_250, v); });
+    CHECK(values_of(v) == std::vector<std::string>{"shared"});
+    CHECK(err.find("/lib/modules/x/modules.alias.bin is damaged") != std::string::npos);
+}
+
+TEST_CASE("binary index: a depmod trie is read about once per walk, whatever the query's length") {
+    std::vector<IndexEntry> entries = alias_entries();
+    for (int i = 0; i < 200; ++i)
+        entries.push_back({"pci:v0000" + std::to_string(1000 + i) + "d*sv*sd*bc*sc*i*", "m" + std::to_string(i), 9});
+    std::string bin = fixture::write_bin_index(entries);
+    BinIndex b;
+    REQUIRE(b.open(reinterpret_cast<const unsigned char*>(bin.data()), bin.size(), "modules.alias.bin").ok());
+    std::vector<std::string> qs(std::begin(queries), std::end(queries));
+    qs.push_back("pci:v00001042d00001234sv00000000sd00000000bc02sc00i00");
+    qs.push_back("pci:v00001042d" + std::string(400, '0'));  // the enumerating walk
+    for (const std::string& q : qs) {
+        INFO("query: " << q);
+        Vec<IndexValue> v;
+        b.search(q, v);
+        CHECK_FALSE(b.corrupt());
+        // A walk reads each node and its values once at most: no more than
+        // the file, plus one for each node (there are fewer nodes than bytes).
+        CHECK(b.last_walk_work() <= 2 * bin.size());
+    }
+    CHECK(b.check());
+    CHECK(b.last_walk_work() <= 2 * bin.size());
+}
+
+TEST_CASE("text modules.alias: 65536 patterns matching one query are ordered in n log n steps, as kmod orders them") {
+    const size_t n = 65536;  // 2^16
+    const size_t log_n = 16;
+    // Distinct patterns, all matching "q" + 16 'a': each 'a' or '?'.
+    std::string text;
+    std::string query = "q" + std::string(log_n, 'a');
+    for (size_t i = 0; i < n; ++i) {
+        std::string p = "q";
+        for (size_t bit = 0; bit < log_n; ++bit) p += (i >> bit) & 1 ? '?' : 'a';
+        text += "alias " + p + " m" + std::to_string(i) + "\n";
+    }
+    // One pattern, n modules.
+    for (size_t i = 0; i < n; ++i) text += "alias r* m" + std::to_string(i) + "\n";
+    TextIndex idx;
+    REQUIRE(idx.load(IndexKind::alias, text, "modules.alias").ok());
+    for (const std::string& q : {query, std::string("rest")}) {
+        INFO("query: " << q);
+        Vec<IndexValue> v;
+        idx.search(q, v);
+        REQUIRE(v.size() == n);
+        // Module mI comes I-th in the file: priority I, and first by it.
+        bool in_order = true;
+        for (size_t i = 0; i < n; ++i) in_order &= v[i].value == "m" + std::to_string(i) && v[i].priority == i;
+        CHECK(in_order);
+        // Candidates tried, plus three sorts of n: far below n^2 / 2.
+        CHECK(idx.last_search_steps() <= 8 * n * log_n);
+    }
+}
+
+TEST_CASE("index selection: an empty modules.builtin.bin or modules.builtin.alias.bin is an empty index, no warning") {
+    // What depmod writes: 0 bytes when there is no modules.builtin (or
+    // modules.builtin.modinfo), a bare header and empty root when the file
+    // lists nothing. kmod then finds no builtin module, and says nothing.
+    const std::string header_only("\xB0\x07\xF4\x57\x00\x02\x00\x01\x00\x00\x00\x0C", 12);
+    for (const std::string& bytes : {std::string(), header_only}) {
+        INFO("bytes: " << bytes.size());
+        fixture::TempDir dir;
+        dir.write("modules.builtin.bin", bytes);
+        dir.write("modules.builtin.alias.bin", bytes);
+        dir.write("modules.builtin", "kernel/fs/foo.ko\n");  // not read: the .bin wins
+        Arena arena;
+        IndexFile builtin, builtin_alias;
+        builtin.open(IndexKind::builtin, dir.path(), "/lib/modules/x", arena);
+        builtin_alias.open(IndexKind::builtin_alias, dir.path(), "/lib/modules/x", arena);
+        std::string_view s;
+        Vec<IndexValue> v;
+        bool found = true;
+        std::string err = stderr_of([&] {
+            found = builtin.find("foo", &s);
+            builtin_alias.search("fs-foo", v);
+        });
+        CHECK(err.empty());
+        CHECK_FALSE(found);
+        CHECK(v.empty());
+        CHECK(builtin.uses_bin());
+        CHECK(builtin_alias.uses_bin());
+    }
+    // Any other index of 0 bytes is damaged: depmod always writes a header.
+    fixture::TempDir dir;
+    dir.write("modules.dep.bin", "");
+    Arena arena;
+    IndexFile dep;
+    dep.open(IndexKind::dep, dir.path(), "/lib/modules/x", arena);
+    std::string err = stderr_of([&] { dep.present(); });
+    CHECK(err.find("/lib/modules/x/modules.dep.bin: too short for an index") != std::string::npos);
 }
