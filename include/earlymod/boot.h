@@ -138,7 +138,7 @@ bool scan_all_devices(const FsRoot& root, const ModaliasSink& sink);
 struct Uevent {
     std::string_view action;    // "add", "remove", "bind", ...
     std::string_view devpath;   // "/devices/pci0000:00/..."
-    std::string_view modalias;  // the first MODALIAS= value; empty: none
+    std::string_view modalias;  // the first non-empty MODALIAS= value; empty: none
 };
 // Parses msg: false when it does not have that form (no '@' in the first
 // field, an empty action, a devpath not starting with '/'; udev's own
