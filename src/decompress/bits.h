@@ -46,7 +46,7 @@ struct Out {
 inline constexpr const char* kErrTooBig = "decompressed data exceeds the size limit";
 inline constexpr const char* kErrNoMem = "out of memory";
 inline constexpr const char* kErrBudget =
-    "out of decompression memory: other modules being decompressed at the same time hold it";
+    "out of decompression memory (the budget shared by the modules decompressed at once)";
 
 // Slow path of out_reserve (decompress.cpp): grow by doubling, never past
 // limit, reserving the new bytes from the budget first. Returns an error
