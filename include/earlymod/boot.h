@@ -197,8 +197,9 @@ public:
     // the run, as one read from sysfs does. (read_events() calls it for
     // each message that passed the sender check.)
     void take_uevent(std::string_view msg);
-    // Whether coldplug is done: the engine idle and no new device (without
-    // a socket, the buses are read again after loads).
+    // Whether coldplug is done: the engine idle and no new device, no
+    // uevent left unread (without a socket, the buses are read again after
+    // loads).
     bool settle();
     // The figures: devices, modaliases, and the modules loaded for them
     // (not those a wanted name asked for first).
@@ -218,6 +219,7 @@ private:
     unsigned seen_count_ = 0;
     bool capped_ = false;
     bool noted_deadline_ = false;
+    bool backlog_ = false;  // read_events() stopped at max_uevents_per_read
     int socket_ = -1;
     uint64_t deadline_ns_ = 0;
     unsigned scanned_ = 0, fresh_ = 0;

@@ -287,8 +287,13 @@ void Coldplug::rescan() {
 unsigned Coldplug::read_events() {
     if (socket_ < 0) return 0;
     fresh_ = 0;
+    backlog_ = false;
     char msg[8192];
-    for (unsigned n_read = 0; n_read < max_uevents_per_read && !past_deadline(); ++n_read) {
+    for (unsigned n_read = 0; !past_deadline(); ++n_read) {
+        if (n_read == max_uevents_per_read) {
+            backlog_ = true;  // more may wait: not settled yet
+            break;
+        }
         NetlinkAddress from;
         memset(&from, 0, sizeof from);
         struct iovec iov = {msg, sizeof msg};
@@ -339,7 +344,7 @@ void Coldplug::take_uevent(std::string_view msg) {
 
 bool Coldplug::settle() {
     if (!engine_.idle()) return false;
-    if (socket_ >= 0) return read_events() == 0 && engine_.idle();
+    if (socket_ >= 0) return read_events() == 0 && !backlog_ && engine_.idle();
     // No socket: what the last round loaded may have brought devices.
     if (engine_.loaded() == loaded_at_scan_) return true;
     loaded_at_scan_ = engine_.loaded();
