@@ -324,9 +324,9 @@ unsigned Coldplug::read_events() {
         }
         // A cut message could end inside a MODALIAS= value.
         if ((mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || !uevent_from_kernel(sender)) {
-            log_message(log_debug, "coldplug: uevent dropped: not from the kernel (port %u, group %u, %s%u)%s",
+            log_message(log_debug, "coldplug: uevent dropped (port %u, group %u, %s%u%s): only the kernel's count",
                         sender.port, sender.groups, sender.has_credentials ? "uid " : "no credentials ",
-                        sender.uid, (mh.msg_flags & MSG_TRUNC) ? ", truncated" : "");
+                        sender.uid, (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ? ", truncated" : "");
             continue;
         }
         take_uevent(std::string_view(msg, static_cast<size_t>(n)));
