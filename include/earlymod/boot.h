@@ -115,11 +115,16 @@ struct ColdplugResult {
     uint64_t elapsed_ns = 0;
 };
 
-// Where a modalias read from sysfs goes (trailing newline trimmed).
+// Where a modalias read from sysfs or from a uevent goes (trailing
+// newline trimmed).
 struct ModaliasSink {
     void* context;
     void (*fn)(void* context, std::string_view modalias);
+    // Asked before each device: false stops the scan (coldplug's deadline).
+    // Null: the scan reads everything.
+    bool (*more)(void* context) = nullptr;
     void add(std::string_view alias) const;
+    bool stop() const { return more && !more(context); }
 };
 // Every device on every bus and in every class: the modalias of
 // /sys/bus/*/devices/* and /sys/class/*/*.
@@ -128,25 +133,73 @@ bool scan_bus_devices(const FsRoot& root, const ModaliasSink& sink);
 // replaces; kept to check that both find the same modaliases).
 bool scan_all_devices(const FsRoot& root, const ModaliasSink& sink);
 
+// A uevent as the kernel sends it on the netlink socket:
+// "ACTION@DEVPATH\0KEY=value\0KEY=value...". Views into the message.
+struct Uevent {
+    std::string_view action;    // "add", "remove", "bind", ...
+    std::string_view devpath;   // "/devices/pci0000:00/..."
+    std::string_view modalias;  // the first non-empty MODALIAS= value; empty: none
+};
+// Parses msg: false when it does not have that form (no '@' in the first
+// field, an empty action, a devpath not starting with '/'; udev's own
+// messages, "libudev\0...", are not uevents of the kernel).
+bool parse_uevent(std::string_view msg, Uevent* out);
+
+// Who sent a message on the uevent socket, as recvmsg() tells it.
+struct UeventSender {
+    bool netlink = false;          // the source address is a netlink one
+    uint32_t port = 0;             // its nl_pid: 0 is the kernel
+    uint32_t groups = 0;           // its nl_groups: 1 is the kernel's uevent group
+    bool has_credentials = false;  // SCM_CREDENTIALS came with it (SO_PASSCRED)
+    uint32_t uid = 0;
+};
+// udev's rule: a uevent counts only when the kernel multicast it (netlink
+// port 0, group 1) with the credentials of uid 0. A process with
+// CAP_NET_ADMIN can send to the socket, unicast or to the group, but not
+// from port 0; the credentials are the kernel's word, not the sender's.
+bool uevent_from_kernel(const UeventSender& sender);
+
 // Coldplug as a part of a run: init starts it beside the wanted list, on
 // the same engine, and keeps reading uevents while it waits for root.
+// Sysfs modaliases and uevent modaliases go the same way: each is
+// submitted to the engine as an alias, so the blacklist applies to what
+// it resolves to (udev's KMOD_PROBE_APPLY_BLACKLIST).
 class Coldplug {
 public:
     // At most this many distinct modaliases (a QEMU PC has ~40, a large
-    // server a few thousand): a flood of fake ones cannot eat memory.
+    // server a few thousand): a flood of fake ones cannot eat memory. Past
+    // it, one warning and the rest are ignored.
     static constexpr unsigned max_modaliases = 65536;
+    // read_events() reads at most this many messages (from the kernel or
+    // dropped) before it returns, so that its caller's loop checks its
+    // deadline and handles finished loads between: a flood of messages
+    // cannot hold it.
+    static constexpr unsigned max_uevents_per_read = 256;
 
     Coldplug(LoadEngine& engine, const FsRoot& root);
     ~Coldplug();
+    // CLOCK_MONOTONIC (monotonic_ns()); 0: none. Past it, the bus scan
+    // stops between two devices and read_events() between two messages.
+    void set_deadline(uint64_t deadline_ns) { deadline_ns_ = deadline_ns; }
+    // Reads uevents from fd (a socket; Coldplug closes it) instead of
+    // opening the kernel's: for tests. The sender check still applies.
+    void use_socket(int fd);
     // Opens the uevent socket, reads the buses, submits what it finds.
     void start();
     // The uevent socket (-1: none): readable when read_events() has work.
     int fd() const { return socket_; }
     // Submits the modaliases of devices the kernel added; returns how many
-    // were new. Never blocks.
+    // were new. Never blocks; reads at most max_uevents_per_read messages,
+    // and none past the deadline. Messages not from the kernel
+    // (uevent_from_kernel) are dropped, said at debug level.
     unsigned read_events();
-    // Whether coldplug is done: the engine idle and no new device (without
-    // a socket, the buses are read again after loads).
+    // One message from the kernel: the modalias of an added device joins
+    // the run, as one read from sysfs does. (read_events() calls it for
+    // each message that passed the sender check.)
+    void take_uevent(std::string_view msg);
+    // Whether coldplug is done: the engine idle and no new device, no
+    // uevent left unread (without a socket, the buses are read again after
+    // loads).
     bool settle();
     // The figures: devices, modaliases, and the modules loaded for them
     // (not those a wanted name asked for first).
@@ -154,6 +207,8 @@ public:
 
 private:
     static void on_modalias(void* self, std::string_view alias);
+    static bool before_device(void* self);
+    bool past_deadline() const;
     void add(std::string_view alias);
     void rescan();
 
@@ -163,7 +218,10 @@ private:
     StrMap<bool> seen_;
     unsigned seen_count_ = 0;
     bool capped_ = false;
+    bool noted_deadline_ = false;
+    bool backlog_ = false;  // read_events() stopped at max_uevents_per_read
     int socket_ = -1;
+    uint64_t deadline_ns_ = 0;
     unsigned scanned_ = 0, fresh_ = 0;
     unsigned loaded_at_scan_ = 0;
     uint64_t start_ns_ = 0;

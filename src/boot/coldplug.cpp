@@ -14,7 +14,12 @@
 // after each round of loads, until a round finds nothing new.
 //
 // Only the kernel's uevents count: a message from any other sender (a
-// process with CAP_NET_ADMIN can send to the group) is dropped.
+// process with CAP_NET_ADMIN can send to the socket or to the group) is
+// dropped, as udev drops it (uevent_from_kernel). Each modalias, from
+// sysfs or from a uevent, is submitted the same way: as an alias, so that
+// the blacklist applies. The distinct modaliases are capped
+// (max_modaliases), and the deadline is checked between devices and
+// between messages, not only between rounds.
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +27,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <new>
@@ -77,6 +83,7 @@ std::string_view read_modalias(int dirfd, const char* name, char* buf, size_t ca
 
 void walk(int dirfd, int depth, const ModaliasSink& sink) {
     if (depth > max_walk_depth) return;
+    if (sink.stop()) return;
     char buf[4096];
     sink.add(read_modalias(dirfd, "", buf, sizeof buf));
     int self = dup(dirfd);
@@ -132,9 +139,14 @@ bool scan_links(const FsRoot& root, const char* top, const char* sub, const Moda
             close(devfd);
             continue;
         }
-        while (struct dirent* d = readdir(devs))
-            if (d->d_name[0] != '.') sink.add(read_modalias(devfd, d->d_name, buf, sizeof buf));
+        bool stopped = false;
+        while (struct dirent* d = readdir(devs)) {
+            if (d->d_name[0] == '.') continue;
+            if ((stopped = sink.stop())) break;
+            sink.add(read_modalias(devfd, d->d_name, buf, sizeof buf));
+        }
         closedir(devs);
+        if (stopped) break;
     }
     closedir(groups);
     return true;
@@ -146,7 +158,7 @@ bool scan_bus_devices(const FsRoot& root, const ModaliasSink& sink) {
     // Bus devices hold most modaliases; a few class devices have one too
     // (input devices, the DMI table in /sys/class/dmi/id).
     bool buses = scan_links(root, "/sys/bus", "devices", sink);
-    bool classes = scan_links(root, "/sys/class", "", sink);
+    bool classes = !sink.stop() && scan_links(root, "/sys/class", "", sink);
     return buses || classes;
 }
 
@@ -160,6 +172,31 @@ bool scan_all_devices(const FsRoot& root, const ModaliasSink& sink) {
     return true;
 }
 
+bool parse_uevent(std::string_view msg, Uevent* out) {
+    *out = Uevent{};
+    size_t end = msg.find('\0');
+    std::string_view head = msg.substr(0, end);
+    size_t at = head.find('@');
+    if (at == std::string_view::npos || at == 0) return false;
+    out->action = head.substr(0, at);
+    out->devpath = head.substr(at + 1);
+    if (out->devpath.empty() || out->devpath[0] != '/') return false;
+    while (end != std::string_view::npos) {
+        size_t next = msg.find('\0', end + 1);
+        std::string_view kv = msg.substr(end + 1, next == std::string_view::npos ? msg.size() - end - 1 : next - end - 1);
+        if (out->modalias.empty() && starts_with(kv, "MODALIAS=")) out->modalias = kv.substr(9);
+        end = next;
+    }
+    return true;
+}
+
+bool uevent_from_kernel(const UeventSender& s) {
+    // systemd's device monitor: nl_groups 0 is unicast (never the kernel's
+    // uevents), group 1 from a port other than 0 is a process; then the
+    // credentials must be root's.
+    return s.netlink && s.port == 0 && s.groups == 1 && s.has_credentials && s.uid == 0;
+}
+
 Coldplug::Coldplug(LoadEngine& engine, const FsRoot& root) : engine_(engine), root_(root) {}
 
 Coldplug::~Coldplug() {
@@ -168,6 +205,19 @@ Coldplug::~Coldplug() {
 
 void Coldplug::on_modalias(void* self, std::string_view alias) {
     static_cast<Coldplug*>(self)->add(alias);
+}
+
+bool Coldplug::before_device(void* self) {
+    return !static_cast<Coldplug*>(self)->past_deadline();
+}
+
+bool Coldplug::past_deadline() const {
+    return deadline_ns_ && monotonic_ns() >= deadline_ns_;
+}
+
+void Coldplug::use_socket(int fd) {
+    if (socket_ >= 0) close(socket_);
+    socket_ = fd;
 }
 
 void Coldplug::add(std::string_view alias) {
@@ -197,14 +247,18 @@ void Coldplug::add(std::string_view alias) {
 void Coldplug::start() {
     start_ns_ = monotonic_ns();
     // Where a sysroot is given (tests), there is no kernel to listen to.
-    if (!root_.active()) {
+    if (!root_.active() && socket_ < 0) {
         socket_ = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, netlink_kobject_uevent);
         if (socket_ >= 0) {
             NetlinkAddress addr;
             memset(&addr, 0, sizeof addr);
             addr.nl_family = AF_NETLINK;
             addr.nl_groups = 1;  // the kernel's own uevents
-            if (bind(socket_, reinterpret_cast<struct sockaddr*>(&addr), sizeof addr) < 0) {
+            // SO_PASSCRED: each message carries its sender's credentials,
+            // which the sender cannot choose (uevent_from_kernel).
+            int on = 1;
+            if (setsockopt(socket_, SOL_SOCKET, SO_PASSCRED, &on, sizeof on) < 0 ||
+                bind(socket_, reinterpret_cast<struct sockaddr*>(&addr), sizeof addr) < 0) {
                 close(socket_);
                 socket_ = -1;
             }
@@ -219,8 +273,13 @@ void Coldplug::start() {
 void Coldplug::rescan() {
     fresh_ = 0;
     scanned_ = 0;
-    ModaliasSink sink{this, on_modalias};
-    if (!scan_bus_devices(root_, sink)) log_message(log_err, "coldplug: cannot read /sys/bus: %s", strerror(errno));
+    ModaliasSink sink{this, on_modalias, before_device};
+    if (!scan_bus_devices(root_, sink) && !past_deadline())
+        log_message(log_err, "coldplug: cannot read /sys/bus: %s", strerror(errno));
+    if (past_deadline() && !noted_deadline_) {
+        noted_deadline_ = true;
+        log_message(log_warning, "coldplug: deadline passed during the bus scan; the rest of the devices are skipped");
+    }
     if (scanned_ > result_.devices) result_.devices = scanned_;
     log_message(log_debug, "coldplug: %u devices with a modalias, %u new modaliases", scanned_, fresh_);
 }
@@ -228,33 +287,64 @@ void Coldplug::rescan() {
 unsigned Coldplug::read_events() {
     if (socket_ < 0) return 0;
     fresh_ = 0;
+    backlog_ = false;
     char msg[8192];
-    for (;;) {
-        NetlinkAddress from;
-        socklen_t len = sizeof from;
-        memset(&from, 0, sizeof from);
-        ssize_t n = recvfrom(socket_, msg, sizeof msg - 1, 0, reinterpret_cast<struct sockaddr*>(&from), &len);
-        if (n <= 0) break;
-        // The kernel sends from port 0; anyone else is not to be believed.
-        if (len < sizeof from || from.nl_family != AF_NETLINK || from.nl_pid != 0) continue;
-        // "add@/devices/...\0KEY=value\0..."; only additions matter.
-        std::string_view all(msg, static_cast<size_t>(n));
-        if (!starts_with(all, "add@")) continue;
-        size_t at = all.find('\0');
-        while (at != std::string_view::npos && at + 1 < all.size()) {
-            size_t end = all.find('\0', at + 1);
-            std::string_view kv =
-                all.substr(at + 1, end == std::string_view::npos ? all.size() - at - 1 : end - at - 1);
-            if (starts_with(kv, "MODALIAS=")) add(kv.substr(9));
-            at = end;
+    for (unsigned n_read = 0; !past_deadline(); ++n_read) {
+        if (n_read == max_uevents_per_read) {
+            backlog_ = true;  // more may wait: not settled yet
+            break;
         }
+        NetlinkAddress from;
+        memset(&from, 0, sizeof from);
+        struct iovec iov = {msg, sizeof msg};
+        alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(struct ucred))];
+        struct msghdr mh;
+        memset(&mh, 0, sizeof mh);
+        mh.msg_name = &from;
+        mh.msg_namelen = sizeof from;
+        mh.msg_iov = &iov;
+        mh.msg_iovlen = 1;
+        mh.msg_control = control;
+        mh.msg_controllen = sizeof control;
+        ssize_t n = recvmsg(socket_, &mh, MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        UeventSender sender;
+        sender.netlink = mh.msg_namelen >= sizeof from && from.nl_family == AF_NETLINK;
+        sender.port = from.nl_pid;
+        sender.groups = from.nl_groups;
+        for (struct cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
+                c->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
+                struct ucred cred;
+                memcpy(&cred, CMSG_DATA(c), sizeof cred);
+                sender.has_credentials = true;
+                sender.uid = cred.uid;
+            }
+        }
+        // A cut message could end inside a MODALIAS= value.
+        if ((mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || !uevent_from_kernel(sender)) {
+            log_message(log_debug, "coldplug: uevent dropped (port %u, group %u, %s%u%s): only the kernel's count",
+                        sender.port, sender.groups, sender.has_credentials ? "uid " : "no credentials ",
+                        sender.uid, (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ? ", truncated" : "");
+            continue;
+        }
+        take_uevent(std::string_view(msg, static_cast<size_t>(n)));
     }
     return fresh_;
 }
 
+void Coldplug::take_uevent(std::string_view msg) {
+    // Only additions matter: udev's rules load drivers on "add".
+    Uevent u;
+    if (!parse_uevent(msg, &u) || u.action != "add") return;
+    ModaliasSink sink{this, on_modalias};
+    sink.add(u.modalias);
+}
+
 bool Coldplug::settle() {
     if (!engine_.idle()) return false;
-    if (socket_ >= 0) return read_events() == 0 && engine_.idle();
+    if (socket_ >= 0) return read_events() == 0 && !backlog_ && engine_.idle();
     // No socket: what the last round loaded may have brought devices.
     if (engine_.loaded() == loaded_at_scan_) return true;
     loaded_at_scan_ = engine_.loaded();
@@ -279,6 +369,7 @@ ColdplugResult coldplug(Context& ctx, LoadLog& log, unsigned jobs, unsigned time
         return {};
     }
     engine->start(jobs);
+    cp->set_deadline(deadline);
     cp->start();
     bool timed_out = false;
     for (;;) {

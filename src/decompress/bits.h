@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <earlymod/decompress.h>
+
 namespace earlymod::dz {
 
 using u8 = unsigned char;
@@ -38,13 +40,17 @@ struct Out {
     size_t len = 0;   // bytes written
     size_t cap = 0;   // bytes allocated
     size_t limit = 0; // caller's max_output: len never exceeds it
+    DecodeBudget* budget = nullptr; // cap bytes are reserved from it
 };
 
 inline constexpr const char* kErrTooBig = "decompressed data exceeds the size limit";
 inline constexpr const char* kErrNoMem = "out of memory";
+inline constexpr const char* kErrBudget =
+    "out of decompression memory (the budget shared by the modules decompressed at once)";
 
 // Slow path of out_reserve (decompress.cpp): grow by doubling, never past
-// limit. Returns an error message, or null on success.
+// limit, reserving the new bytes from the budget first. Returns an error
+// message, or null on success.
 const char* out_grow(Out& o, size_t extra);
 
 // Make room for `extra` more bytes. Returns null or an error message.

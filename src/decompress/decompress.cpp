@@ -1,6 +1,7 @@
 // Format detection, dispatch and the helpers shared by the decoders.
 #include <earlymod/decompress.h>
 
+#include <errno.h>
 #include <stdlib.h>
 
 #include "bits.h"
@@ -20,9 +21,17 @@ const char* out_grow(Out& o, size_t extra)
         cap = cap > SIZE_MAX / 2 ? need : cap * 2;
     if (cap > o.limit)
         cap = o.limit;
+    // Reserved before the memory is taken: the budget is never passed,
+    // not even for a moment. (realloc of a large block moves pages with
+    // mremap, so old and new are not both resident.)
+    if (o.budget && !o.budget->reserve(o.cap, cap - o.cap))
+        return kErrBudget;
     u8* p = (u8*)realloc(o.buf, cap);
-    if (!p)
+    if (!p) {
+        if (o.budget)
+            o.budget->release(cap - o.cap);
         return kErrNoMem;
+    }
     o.buf = p;
     o.cap = cap;
     return nullptr;
@@ -43,6 +52,49 @@ uint32_t crc32_update(uint32_t crc, const u8* p, size_t n)
 }
 
 } // namespace dz
+
+bool DecodeBudget::reserve(size_t held, size_t extra)
+{
+    // A decode that stays small may use it all; a larger one leaves room
+    // for decompress_small_slots small ones (decompress.h).
+    size_t limit = held + extra <= small_ ? total_ : total_ - kept_;
+    size_t cur = __atomic_load_n(&in_use_, __ATOMIC_RELAXED);
+    do {
+        if (extra > limit || cur > limit - extra)
+            return false;
+    } while (!__atomic_compare_exchange_n(&in_use_, &cur, cur + extra, true, __ATOMIC_RELAXED,
+                                          __ATOMIC_RELAXED));
+    size_t now = cur + extra;
+    size_t p = __atomic_load_n(&peak_, __ATOMIC_RELAXED);
+    while (now > p && !__atomic_compare_exchange_n(&peak_, &p, now, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+    }
+    return true;
+}
+
+void DecodeBudget::release(size_t bytes)
+{
+    __atomic_fetch_sub(&in_use_, bytes, __ATOMIC_RELAXED);
+}
+
+size_t DecodeBudget::in_use() const { return __atomic_load_n(&in_use_, __ATOMIC_RELAXED); }
+size_t DecodeBudget::peak() const { return __atomic_load_n(&peak_, __ATOMIC_RELAXED); }
+
+DecodeBudget& decode_budget()
+{
+    // Constant-initialised: no constructor runs, no guard needed.
+    static constinit DecodeBudget budget(decompress_budget_bytes, decompress_small_bytes,
+                                         decompress_small_slots);
+    return budget;
+}
+
+void Decompressed::release()
+{
+    free(data);
+    data = nullptr;
+    if (budget && held)
+        budget->release(held);
+    held = 0;
+}
 
 Compression detect_compression(const unsigned char* d, size_t n)
 {
@@ -71,8 +123,15 @@ const char* compression_name(Compression c)
 Decompressed decompress(Compression c, const unsigned char* data, size_t size,
                         size_t max_output)
 {
+    return decompress(c, data, size, max_output, decode_budget());
+}
+
+Decompressed decompress(Compression c, const unsigned char* data, size_t size,
+                        size_t max_output, DecodeBudget& budget)
+{
     dz::Out out;
     out.limit = max_output;
+    out.budget = &budget;
     const char* err = nullptr;
     if (!data && size) {
         err = "null input buffer";
@@ -91,21 +150,43 @@ Decompressed decompress(Compression c, const unsigned char* data, size_t size,
         default: err = "unknown compression type"; break;
         }
     }
+    Decompressed r;
     if (err) {
         free(out.buf);
-        return {nullptr, 0, err};
+        budget.release(out.cap);
+        r.error = err;
+        r.code = err == dz::kErrBudget || err == dz::kErrNoMem ? ENOMEM : err == dz::kErrTooBig ? EFBIG : ENOEXEC;
+        return r;
     }
     // Give back the slack of the last doubling; keep a valid pointer for an
     // empty result so callers can tell success from failure by data alone.
     size_t keep = out.len ? out.len : 1;
     if (out.cap != keep) {
+        if (out.cap < keep && !budget.reserve(out.cap, keep - out.cap)) {
+            free(out.buf);
+            budget.release(out.cap);
+            r.error = dz::kErrBudget;
+            r.code = ENOMEM;
+            return r;
+        }
         unsigned char* p = (unsigned char*)realloc(out.buf, keep);
-        if (p)
+        if (p) {
             out.buf = p;
-        else if (!out.buf)
-            return {nullptr, 0, dz::kErrNoMem};
+            if (out.cap > keep)
+                budget.release(out.cap - keep);
+            out.cap = keep;
+        } else if (!out.buf) {
+            budget.release(keep);
+            r.error = dz::kErrNoMem;
+            r.code = ENOMEM;
+            return r;
+        }
     }
-    return {out.buf, out.len, nullptr};
+    r.data = out.buf;
+    r.size = out.len;
+    r.budget = &budget;
+    r.held = out.cap;
+    return r;
 }
 
 } // namespace earlymod

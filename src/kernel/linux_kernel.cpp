@@ -113,15 +113,18 @@ Error LinuxKernel::load(const char* host_path, std::string_view shown_path, std:
         } else {
             const unsigned char* image = static_cast<const unsigned char*>(map);
             size_t size = static_cast<size_t>(st.st_size);
-            Decompressed d{nullptr, 0, nullptr};
+            Decompressed d;
             if (c != Compression::none) {
+                // Its bytes come out of the process-wide decode budget
+                // (decompress.h): a decode that finds it in use fails
+                // alone, with ENOMEM; the other workers' decodes go on.
                 d = decompress(c, image, size, max_module_size);
                 if (d.error) {
                     munmap(map, size);
                     close(fd);
                     free(args);
-                    return Error::make(ENOEXEC, "could not decompress %.*s (%s): %s", shown_len, shown_path.data(),
-                                       compression_name(c), d.error)
+                    return Error::make(d.code ? d.code : ENOEXEC, "could not decompress %.*s (%s): %s", shown_len,
+                                       shown_path.data(), compression_name(c), d.error)
                         .at(Stage::decompress);
                 }
                 image = d.data;
@@ -129,7 +132,7 @@ Error LinuxKernel::load(const char* host_path, std::string_view shown_path, std:
             }
             long rc = sys_init_module(image, size, args);
             e = rc < 0 ? errno : 0;
-            free(d.data);
+            d.release();  // the kernel has its copy
             munmap(map, static_cast<size_t>(st.st_size));
         }
     }

@@ -13,6 +13,11 @@
 // racing if the threads are its first users in the process. In the
 // `unit` run, after other tests, they still check the outputs.
 //
+// A third case: decompression bombs on several threads and a normal
+// module beside them, all on one memory budget (decompress.h): the budget
+// is never passed, each bomb fails alone with ENOMEM, the normal module
+// decodes every time.
+//
 // Inputs are compressed at test time by the real gzip, xz and zstd tools
 // (xz with both CRC32, as kernel modules are, and CRC64 checks); a missing
 // tool leaves its format out, with a message.
@@ -122,7 +127,7 @@ std::string decode_and_compare(const std::string& compressed, const std::string&
     else if (d.size != want.size() || memcmp(d.data, want.data(), want.size()) != 0)
         result = std::string(compression_name(c)) + ": output differs from the input (" + std::to_string(d.size) +
                  " bytes, want " + std::to_string(want.size()) + ")";
-    free(d.data);
+    d.release();
     return result;
 }
 
@@ -226,7 +231,120 @@ struct Decoding {
     }
 };
 
+// ---- bombs on one budget ---------------------------------------------------
+
+struct BombRun {
+    DecodeBudget* budget;
+    pthread_barrier_t start;
+    std::atomic<unsigned> bombs_running{0};
+};
+
+struct BombThread {
+    BombRun* run;
+    const std::string* compressed;
+    const std::string* plain;  // null: a bomb (its output is not kept)
+    size_t plain_size;
+    unsigned rounds;
+    // Written by this thread only, read after join.
+    unsigned ok = 0, budget_failures = 0, during_bombs = 0;
+    std::vector<std::string> errors;
+};
+
+void* bomb_thread(void* arg) {
+    auto* t = static_cast<BombThread*>(arg);
+    auto* in = reinterpret_cast<const unsigned char*>(t->compressed->data());
+    Compression c = detect_compression(in, t->compressed->size());
+    pthread_barrier_wait(&t->run->start);
+    if (!t->plain) t->run->bombs_running.fetch_add(1);
+    for (unsigned r = 0; r < t->rounds; ++r) {
+        bool bombs = t->run->bombs_running.load() > 0;
+        Decompressed d = decompress(c, in, t->compressed->size(), 1u << 30, *t->run->budget);
+        if (d.error && d.code == ENOMEM && strstr(d.error, "decompression memory"))
+            ++t->budget_failures;
+        else if (d.error)
+            t->errors.push_back(std::string(compression_name(c)) + ": " + d.error);
+        else if (d.size != t->plain_size || (t->plain && memcmp(d.data, t->plain->data(), d.size) != 0))
+            t->errors.push_back(std::string(compression_name(c)) + ": wrong output");
+        else
+            ++t->ok;
+        if (bombs && t->plain) ++t->during_bombs;
+        d.release();
+    }
+    if (!t->plain) t->run->bombs_running.fetch_sub(1);
+    return nullptr;
+}
+
 } // namespace
+
+// Every load worker can decode a normal module at once (decompress.h).
+static_assert(Context::max_jobs <= decompress_small_slots);
+
+TEST_CASE("concurrency: decompression bombs share one budget: the peak stays within it, each bomb fails alone, a "
+          "normal module decoded beside them succeeds") {
+    std::vector<const Format*> fmts = usable_formats();
+    if (fmts.empty()) return;
+    fixture::TempDir dir;
+    // The process-wide budget is the one decompress() uses by default.
+    CHECK(decode_budget().total() == decompress_budget_bytes);
+
+    // A budget scaled down 32 times (16 MiB, small decodes up to 1 MiB,
+    // room for 4 of them), so that the bombs are quick to decode even
+    // under ThreadSanitizer: 32 MiB of zeros each, a few KiB compressed;
+    // alone, one needs a 32 MiB buffer, more than the 12 MiB a large
+    // decode may take.
+    DecodeBudget budget(16u << 20, 1u << 20, 4);
+    const size_t bomb_size = 32u << 20;
+    std::string zeros(bomb_size, '\0');
+    std::vector<std::string> bombs;
+    for (unsigned i = 0; i < 4; ++i) bombs.push_back(compress(dir, *fmts[i % fmts.size()], zeros));
+    zeros.clear();
+    zeros.shrink_to_fit();
+    std::string plain = module_bytes(7);
+    std::string normal = compress(dir, *fmts[0], plain);
+
+    constexpr unsigned n_bombs = 4, n_normal = 2;
+    BombRun run;
+    run.budget = &budget;
+    REQUIRE(pthread_barrier_init(&run.start, nullptr, n_bombs + n_normal) == 0);
+    std::vector<BombThread> threads(n_bombs + n_normal);
+    for (unsigned i = 0; i < threads.size(); ++i) {
+        BombThread& t = threads[i];
+        t.run = &run;
+        bool bomb = i < n_bombs;
+        t.compressed = bomb ? &bombs[i] : &normal;
+        t.plain = bomb ? nullptr : &plain;
+        t.plain_size = bomb ? bomb_size : plain.size();
+        t.rounds = bomb ? 3 : 40;
+    }
+    std::vector<pthread_t> ids(threads.size());
+    {
+        fixture::Watchdog watchdog("decompression bombs on one budget", 240);
+        unsigned started = 0;
+        for (size_t i = 0; i < threads.size(); ++i)
+            if (pthread_create(&ids[i], nullptr, bomb_thread, &threads[i]) == 0) ++started;
+        REQUIRE(started == threads.size());  // fewer would wait at the barrier for ever
+        for (size_t i = 0; i < threads.size(); ++i) pthread_join(ids[i], nullptr);
+    }
+    pthread_barrier_destroy(&run.start);
+
+    unsigned during = 0;
+    for (size_t i = 0; i < threads.size(); ++i) {
+        const BombThread& t = threads[i];
+        CAPTURE(i);
+        for (const std::string& e : t.errors) FAIL_CHECK(e);
+        if (!t.plain) {
+            CHECK(t.budget_failures == t.rounds);  // each bomb: ENOMEM, never EFBIG or a crash
+        } else {
+            CHECK(t.ok == t.rounds);  // the normal module: every time
+            during += t.during_bombs;
+        }
+    }
+    MESSAGE("peak " << budget.peak() << " of " << budget.total() << " bytes; " << during
+                    << " normal decodes began while bombs ran");
+    CHECK(budget.peak() <= budget.total());
+    CHECK(budget.peak() > budget.total() / 4);  // the bombs did press on it
+    CHECK(budget.in_use() == 0);                // all given back
+}
 
 TEST_CASE("concurrency: decoders on 16 threads at once give byte-identical output") {
     std::vector<const Format*> fmts = usable_formats();

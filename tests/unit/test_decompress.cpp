@@ -11,6 +11,7 @@
 #include <earlymod/decompress.h>
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -210,7 +211,7 @@ void expect_roundtrip(Compression c, const Bytes& comp, const Bytes& orig, const
     REQUIRE(r.data != nullptr);
     CHECK(r.size == orig.size());
     CHECK((r.size == orig.size() && (orig.empty() || memcmp(r.data, orig.data(), r.size) == 0)));
-    free(r.data);
+    r.release();
 }
 
 // Decoding damaged input must fail, or, where the damage hit a field no
@@ -226,7 +227,7 @@ bool expect_error_or_same(Compression c, const Bytes& comp, const Bytes& orig)
     }
     bool same = r.size == orig.size() && (orig.empty() || memcmp(r.data, orig.data(), r.size) == 0);
     CHECK_MESSAGE(same, "corrupted input decoded to different data without an error");
-    free(r.data);
+    r.release();
     return false;
 }
 
@@ -237,7 +238,7 @@ void expect_error(Compression c, const Bytes& comp, size_t limit, const char* ne
     CHECK(r.data == nullptr);
     if (r.error && needle)
         CHECK_MESSAGE(strstr(r.error, needle) != nullptr, r.error);
-    free(r.data);
+    r.release();
 }
 
 // Corruption battery on one compressed file: every truncation fails, byte
@@ -265,7 +266,7 @@ void damage(Compression c, const Bytes& comp, const Bytes& orig, bool verified =
             } else {
                 auto r = earlymod::decompress(c, t.data(), t.size(), orig.size() + 65536);
                 failed += r.error != nullptr;
-                free(r.data);
+                r.release();
             }
             tried++;
         }
@@ -286,7 +287,7 @@ void damage(Compression c, const Bytes& comp, const Bytes& orig, bool verified =
                 t.erase(t.begin() + (long)at);
         }
         auto r = earlymod::decompress(c, t.data(), t.size(), orig.size() + 65536);
-        free(r.data);
+        r.release();
     }
 }
 
@@ -321,13 +322,52 @@ TEST_CASE("decompress: none copies and honours max_output")
     REQUIRE(r.error == nullptr);
     CHECK(r.size == 1000);
     CHECK(memcmp(r.data, d.data(), 1000) == 0);
-    free(r.data);
+    r.release();
     expect_error(Compression::none, d, 999, "limit");
     r = earlymod::decompress(Compression::none, nullptr, 0, 0);
     CHECK(r.error == nullptr);
     CHECK(r.data != nullptr);
     CHECK(r.size == 0);
-    free(r.data);
+    r.release();
+}
+
+TEST_CASE("decompress: a result holds its bytes of the process budget until release(); errors say ENOMEM, EFBIG or ENOEXEC")
+{
+    earlymod::DecodeBudget& budget = earlymod::decode_budget();
+    CHECK(budget.total() == earlymod::decompress_budget_bytes);
+    size_t before = budget.in_use();
+    Bytes d = texty(100000);
+    auto r = earlymod::decompress(Compression::none, d.data(), d.size(), d.size());
+    REQUIRE(r.error == nullptr);
+    CHECK(r.budget == &budget);
+    CHECK(r.held == d.size());  // the slack of the last doubling given back
+    CHECK(budget.in_use() == before + d.size());
+    r.release();
+    CHECK(budget.in_use() == before);
+    CHECK(r.data == nullptr);
+    r.release();  // twice: nothing more
+    CHECK(budget.in_use() == before);
+
+    r = earlymod::decompress(Compression::none, d.data(), d.size(), d.size() - 1);
+    CHECK(r.code == EFBIG);
+    CHECK(budget.in_use() == before);  // a failed decode holds nothing
+    Bytes junk = random_bytes(5000);
+    r = earlymod::decompress(Compression::xz, junk.data(), junk.size(), 1 << 20);
+    CHECK(r.code == ENOEXEC);
+
+    // A budget already in use: the decode fails at once, holding nothing.
+    earlymod::DecodeBudget small(1 << 20, 1 << 16, 1);
+    REQUIRE(small.reserve(0, 900 << 10));
+    r = earlymod::decompress(Compression::none, d.data(), d.size(), d.size(), small);
+    CHECK(r.code == ENOMEM);
+    CHECK(r.data == nullptr);
+    CHECK(small.in_use() == 900 << 10);
+    small.release(900 << 10);
+    r = earlymod::decompress(Compression::none, d.data(), d.size(), d.size(), small);
+    CHECK(r.error == nullptr);
+    r.release();
+    CHECK(small.in_use() == 0);
+    CHECK(small.peak() <= small.total());
 }
 
 TEST_CASE("decompress: empty and garbage input are errors")
@@ -421,7 +461,7 @@ TEST_CASE("gzip: members, header fields, checks and damage")
     {
         auto r = earlymod::decompress(Compression::gzip, ga.data(), ga.size(), a.size());
         CHECK(r.error == nullptr);
-        free(r.data);
+        r.release();
         expect_error(Compression::gzip, ga, a.size() - 1, "limit");
         expect_error(Compression::gzip, ga, 0, "limit");
     }
@@ -536,7 +576,7 @@ TEST_CASE("xz: streams, padding, filters, checks and damage")
     {
         auto r = earlymod::decompress(Compression::xz, xa.data(), xa.size(), a.size());
         CHECK(r.error == nullptr);
-        free(r.data);
+        r.release();
         expect_error(Compression::xz, xa, a.size() - 1, "limit");
     }
     SUBCASE("damage")
@@ -592,7 +632,7 @@ TEST_CASE("zstd: frames, skippable frames, checks and damage")
                                       za.size() + zb.size() + 2 * skip.size(), 1 << 20);
         REQUIRE(r.error == nullptr);
         CHECK(r.size == a.size() + b.size());
-        free(r.data);
+        r.release();
         expect_error(Compression::zstd, concat({za, Bytes{1, 2, 3, 4, 5}}), 1 << 20, "trailing");
         Bytes cut_skip(skip.begin(), skip.end() - 1);
         expect_error(Compression::zstd, concat({za, cut_skip}), 1 << 20, "truncated");
@@ -617,7 +657,7 @@ TEST_CASE("zstd: frames, skippable frames, checks and damage")
     {
         auto r = earlymod::decompress(Compression::zstd, za.data(), za.size(), a.size());
         CHECK(r.error == nullptr);
-        free(r.data);
+        r.release();
         expect_error(Compression::zstd, za, a.size() - 1, "limit");
         Bytes nc = run_filter(a, "zstd -q -c --no-content-size");
         expect_error(Compression::zstd, nc, a.size() - 1, "limit");
@@ -656,7 +696,7 @@ TEST_CASE("decompress: 5 MB in each format (timing reported)")
         REQUIRE_MESSAGE(out.error == nullptr, out.error);
         CHECK(out.size == d.size());
         CHECK(memcmp(out.data, d.data(), d.size()) == 0);
-        free(out.data);
+        out.release();
         double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
         MESSAGE(std::string(r.tool) << ": 5 MiB decoded in " << ms << " ms");
     }
@@ -737,6 +777,6 @@ TEST_CASE("decompress: real kernel modules from EARLYMOD_KO_DIR")
         REQUIRE_MESSAGE(r.error == nullptr, r.error);
         CHECK(r.size == ref.size());
         CHECK((r.size == ref.size() && memcmp(r.data, ref.data(), r.size) == 0));
-        free(r.data);
+        r.release();
     }
 }
