@@ -4,6 +4,10 @@
 #pragma once
 
 #include <stdint.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include <doctest/doctest.h>
 
 #include <string>
 #include <utility>
@@ -46,5 +50,26 @@ struct Captured {
     std::string err;
 };
 Captured capture(int (*fn)(int, char**), std::vector<std::string> args);
+
+// What the logger writes to stderr while fn runs.
+template <typename F>
+std::string stderr_of(F fn) {
+    fflush(stderr);
+    FILE* tmp = tmpfile();
+    REQUIRE(tmp);
+    int saved = dup(2);
+    dup2(fileno(tmp), 2);
+    fn();
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    std::string text;
+    rewind(tmp);
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, tmp)) > 0) text.append(buf, n);
+    fclose(tmp);
+    return text;
+}
 
 } // namespace fixture

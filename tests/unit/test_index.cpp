@@ -259,27 +259,6 @@ TEST_CASE("index selection: the .bin when sound, the text file when the .bin is 
 
 namespace {
 
-// What the logger writes to stderr while fn runs.
-template <typename F>
-std::string stderr_of(F fn) {
-    fflush(stderr);
-    FILE* tmp = tmpfile();
-    REQUIRE(tmp);
-    int saved = dup(2);
-    dup2(fileno(tmp), 2);
-    fn();
-    fflush(stderr);
-    dup2(saved, 2);
-    close(saved);
-    std::string text;
-    rewind(tmp);
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, tmp)) > 0) text.append(buf, n);
-    fclose(tmp);
-    return text;
-}
-
 void put32(std::string& out, uint32_t v) {
     for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
 }
@@ -349,7 +328,7 @@ TEST_CASE("binary index: nodes shared between parents cost at most the budget pe
     IndexFile f;
     f.open(IndexKind::alias, dir.path(), "/lib/modules/x", arena);
     Vec<IndexValue> v;
-    std::string err = stderr_of([&] { f.search(plus_250, v); });
+    std::string err = fixture::stderr_of([&] { f.search(plus_250, v); });
     CHECK(values_of(v) == std::vector<std::string>{"shared"});
     CHECK(err.find("/lib/modules/x/modules.alias.bin is damaged") != std::string::npos);
 }
@@ -424,7 +403,7 @@ TEST_CASE("index selection: an empty modules.builtin.bin or modules.builtin.alia
         std::string_view s;
         Vec<IndexValue> v;
         bool found = true;
-        std::string err = stderr_of([&] {
+        std::string err = fixture::stderr_of([&] {
             found = builtin.find("foo", &s);
             builtin_alias.search("fs-foo", v);
         });
@@ -440,6 +419,6 @@ TEST_CASE("index selection: an empty modules.builtin.bin or modules.builtin.alia
     Arena arena;
     IndexFile dep;
     dep.open(IndexKind::dep, dir.path(), "/lib/modules/x", arena);
-    std::string err = stderr_of([&] { dep.present(); });
+    std::string err = fixture::stderr_of([&] { dep.present(); });
     CHECK(err.find("/lib/modules/x/modules.dep.bin: too short for an index") != std::string::npos);
 }

@@ -25,27 +25,6 @@ using namespace earlymod;
 
 namespace {
 
-// What the logger writes to stderr while fn runs.
-template <typename F>
-std::string stderr_of(F fn) {
-    fflush(stderr);
-    FILE* tmp = tmpfile();
-    REQUIRE(tmp);
-    int saved = dup(2);
-    dup2(fileno(tmp), 2);
-    fn();
-    fflush(stderr);
-    dup2(saved, 2);
-    close(saved);
-    std::string text;
-    rewind(tmp);
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, tmp)) > 0) text.append(buf, n);
-    fclose(tmp);
-    return text;
-}
-
 bool has(const std::string& text, const std::string& part) {
     return text.find(part) != std::string::npos;
 }
@@ -106,13 +85,13 @@ TEST_CASE("a modprobe.d file of max_config_lines lines is read, one line more is
     // Mostly comments: directives have a limit of their own.
     std::string lines = "blacklist m\n" + repeat("#\n", max_config_lines - 2);
     Config full;
-    std::string err = stderr_of([&] { full.parse(lines + "alias last xfs", "full.conf"); });
+    std::string err = fixture::stderr_of([&] { full.parse(lines + "alias last xfs", "full.conf"); });
     CHECK(err.empty());
     CHECK(full.blacklist.size() == 1);
     CHECK(full.aliases.size() == 1);
 
     Config over;
-    err = stderr_of([&] { over.parse(lines + "alias last xfs\n\n", "over.conf"); });
+    err = fixture::stderr_of([&] { over.parse(lines + "alias last xfs\n\n", "over.conf"); });
     CHECK(over.blacklist.empty());
     CHECK(over.aliases.empty());
     CHECK(has(err, "over.conf: more than " + std::to_string(max_config_lines) + " lines"));
@@ -127,7 +106,7 @@ TEST_CASE("a logical modprobe.d line longer than max_config_line_bytes is ignore
         return raw + std::string(bytes - logical, 'b') + "\n";
     };
     Config c;
-    std::string err = stderr_of([&] {
+    std::string err = fixture::stderr_of([&] {
         c.parse("alias first xfs\n" + joined(max_config_line_bytes) + joined(max_config_line_bytes + 1) +
                     "alias after xfs\n",
                 "long.conf");
@@ -142,12 +121,12 @@ TEST_CASE("a logical modprobe.d line longer than max_config_line_bytes is ignore
 
 TEST_CASE("configuration entries stop at max_config_entries, with one error naming the file and line") {
     Config c;
-    std::string err = stderr_of([&] {
+    std::string err = fixture::stderr_of([&] {
         c.parse(repeat("alias a b\n", max_config_entries / 2), "one.conf");
         c.parse(repeat("options m x=1\n", max_config_entries / 2), "two.conf");
     });
     CHECK(err.empty());
-    err = stderr_of([&] { c.parse("# comment\nblacklist extra\nalias extra xfs\n", "three.conf"); });
+    err = fixture::stderr_of([&] { c.parse("# comment\nblacklist extra\nalias extra xfs\n", "three.conf"); });
     CHECK(c.blacklist.empty());
     CHECK(c.aliases.size() == max_config_entries / 2);
     CHECK(has(err, "three.conf line 2: more than " + std::to_string(max_config_entries)));
@@ -205,7 +184,7 @@ TEST_CASE("a text index line longer than max_index_line_bytes is skipped, naming
     std::string text = "kernel/a.ko:\n" + deps + "\nkernel/z.ko:\n";
     TextIndex idx;
     Error e;
-    std::string err = stderr_of([&] { e = idx.load(IndexKind::dep, text, "modules.dep"); });
+    std::string err = fixture::stderr_of([&] { e = idx.load(IndexKind::dep, text, "modules.dep"); });
     CHECK(e.ok());
     std::string_view v;
     CHECK(idx.find("a", &v));
@@ -221,7 +200,7 @@ TEST_CASE("bad text index lines: the first max_reported_bad_lines are named, the
     text += "kernel/z.ko:\n";
     TextIndex idx;
     Error e;
-    std::string err = stderr_of([&] { e = idx.load(IndexKind::dep, text, "modules.dep"); });
+    std::string err = fixture::stderr_of([&] { e = idx.load(IndexKind::dep, text, "modules.dep"); });
     CHECK(e.ok());
     std::string_view v;
     CHECK(idx.find("a", &v));
@@ -240,7 +219,7 @@ TEST_CASE("through a modules dir, a refused text index is an error and finds not
     t.root.write("lib/modules/1.0/modules.alias", std::string(max_index_lines, '\n') + "alias fs-xfs xfs\n");
     REQUIRE(t.ctx.open(t.opt).ok());
     Error e;
-    std::string err = stderr_of([&] { e = t.ctx.load("fs-xfs", ""); });
+    std::string err = fixture::stderr_of([&] { e = t.ctx.load("fs-xfs", ""); });
     CHECK_FALSE(e.ok());
     CHECK(has(err, "/lib/modules/1.0/modules.alias: more than"));
     CHECK(t.ctx.load("xfs", "").ok());  // modules.dep is fine
@@ -265,7 +244,7 @@ TEST_CASE("a module with max_module_deps dependencies loads, one more is refused
     Tree over(tree(max_module_deps + 1), "");
     REQUIRE(over.ctx.open(over.opt).ok());
     Error e;
-    std::string err = stderr_of([&] { e = over.ctx.load("top", ""); });
+    std::string err = fixture::stderr_of([&] { e = over.ctx.load("top", ""); });
     CHECK_FALSE(e.ok());
     CHECK(has(err, "modules.dep: module top has " + std::to_string(max_module_deps + 1) +
                        " dependencies, more than the limit of " + std::to_string(max_module_deps)));
@@ -293,7 +272,7 @@ TEST_CASE("a softdep chain max_softdep_depth long resolves, one link more is ref
     Tree over(dep_over, conf_over);
     REQUIRE(over.ctx.open(over.opt).ok());
     Error e;
-    stderr_of([&] { e = over.ctx.load("m0", ""); });
+    fixture::stderr_of([&] { e = over.ctx.load("m0", ""); });
     CHECK(e.code() == ELOOP);
     // The line of the softdep that would nest one level too deep.
     CHECK(has(e.message(), "/etc/modprobe.d/limits.conf line " + std::to_string(max_softdep_depth + 1) +
@@ -302,7 +281,7 @@ TEST_CASE("a softdep chain max_softdep_depth long resolves, one link more is ref
     paths.clear();
     CHECK(over.ctx.dependencies("m0", paths).code() == ELOOP);
     // The load engine refuses the same target: it fails, with that error.
-    stderr_of([&] {
+    fixture::stderr_of([&] {
         LoadEngine engine(over.ctx);
         engine.start(2);
         CHECK(engine.submit("m0", Origin::wanted));
@@ -328,21 +307,21 @@ TEST_CASE("install commands nest up to max_command_depth") {
     REQUIRE(t2.ctx.open(t2.opt).ok());
     unsetenv("EARLYMOD_COMMAND_DEPTH");
     Error e;
-    stderr_of([&] { e = t2.ctx.load("xfs", ""); });
+    fixture::stderr_of([&] { e = t2.ctx.load("xfs", ""); });
     CHECK(e.code() == ELOOP);
     CHECK(has(e.message(), "install command for xfs nested " + at + " deep, the limit"));
 }
 
 TEST_CASE("modules-load.d: max_modules_load_lines lines are read, one more refuses the file") {
     WantedModules full;
-    std::string err = stderr_of([&] {
+    std::string err = fixture::stderr_of([&] {
         full.parse(std::string(max_modules_load_lines - 1, '\n') + "xfs\n", "/etc/modules-load.d/full.conf");
     });
     CHECK(err.empty());
     CHECK(full.names().size() == 1);
 
     WantedModules over;
-    err = stderr_of([&] {
+    err = fixture::stderr_of([&] {
         over.parse(std::string(max_modules_load_lines, '\n') + "xfs\n", "/etc/modules-load.d/over.conf");
     });
     CHECK(over.names().empty());
@@ -351,7 +330,7 @@ TEST_CASE("modules-load.d: max_modules_load_lines lines are read, one more refus
 
 TEST_CASE("modules-load.d: a line longer than max_modules_load_line_bytes is ignored, naming file and line") {
     WantedModules w;
-    std::string err = stderr_of([&] {
+    std::string err = fixture::stderr_of([&] {
         w.parse("xfs\n" + std::string(max_modules_load_line_bytes + 1, 'x') + "\n" +
                     std::string(max_modules_load_line_bytes, 'y') + "\n",
                 "/etc/modules-load.d/long.conf");
