@@ -251,6 +251,9 @@ bool parse_root_spec(std::string_view root, RootSpec* spec) {
     if (colon != std::string_view::npos) {
         unsigned long maj = 0, min = 0;
         if (!parse_uint(root.substr(0, colon), &maj) || !parse_uint(root.substr(colon + 1), &min)) return false;
+        // The kernel's own limits (12-bit major, 20-bit minor): a larger
+        // number is refused there too, not cut to another device.
+        if (maj > 0xfff || min > 0xfffff) return false;
         spec->kind = RootSpec::devnum;
         spec->number = makedev(maj, min);
         return true;

@@ -108,6 +108,13 @@ TEST_CASE("root= forms") {
     CHECK(s.number == makedev(8, 1));
     CHECK_FALSE(parse_root_spec("", &s));
     CHECK_FALSE(parse_root_spec("bogus!", &s));
+    // MAJ:MIN past the kernel's 12 and 20 bits is refused, not cut to
+    // another device (4294967304:0 was read as 8:0).
+    REQUIRE(parse_root_spec("4095:1048575", &s));
+    CHECK(s.number == makedev(4095, 1048575));
+    CHECK_FALSE(parse_root_spec("4294967304:0", &s));
+    CHECK_FALSE(parse_root_spec("4096:0", &s));
+    CHECK_FALSE(parse_root_spec("8:1048576", &s));
     CHECK_FALSE(parse_root_spec("UUID=", &s));
 }
 
