@@ -141,6 +141,9 @@ public:
     // putting the matches in order (n log n in the number of matches).
     // For tests.
     size_t last_search_steps() const { return steps_; }
+    // Steps load() took to keep the set of prefix lengths: one per
+    // pattern, however many lengths there are. For tests.
+    size_t load_steps() const { return load_steps_; }
 
 private:
     Error load_builtin_modinfo(std::string_view text, std::string_view shown);
@@ -162,8 +165,12 @@ private:
     StrMap<uint32_t> by_key_;
     // Alias files: literal prefix of a pattern -> chain of entries.
     StrMap<uint64_t> chains_;
-    // Which literal-prefix lengths occur, so a query probes only those.
+    // Which literal-prefix lengths occur, so a query probes only those;
+    // the bitmap answers "seen already?" in one step (a list scan made a
+    // crafted file of many lengths quadratic to load).
     Vec<uint16_t> prefix_lengths_;
+    uint64_t length_seen_[(UINT16_MAX + 1) / 64] = {};
+    size_t load_steps_ = 0;
     // Keys in byte order, built on first need (queries with wildcards).
     mutable Vec<uint32_t> sorted_;
     mutable bool sorted_ready_ = false;

@@ -107,9 +107,12 @@ void TextIndex::add_pattern(std::string_view key, std::string_view module, uint3
         entries_[static_cast<uint32_t>(*chain)].next = idx;
         *chain = (*chain & 0xFFFFFFFF00000000ull) | idx;
     }
-    bool seen = false;
-    for (uint16_t l : prefix_lengths_) seen |= l == lit;
-    if (!seen && lit <= UINT16_MAX) prefix_lengths_.push(static_cast<uint16_t>(lit));
+    ++load_steps_;
+    if (lit > UINT16_MAX) return;
+    uint64_t bit = uint64_t{1} << (lit % 64);
+    if (length_seen_[lit / 64] & bit) return;
+    length_seen_[lit / 64] |= bit;
+    prefix_lengths_.push(static_cast<uint16_t>(lit));
 }
 
 Error TextIndex::load(IndexKind kind, std::string_view text, std::string_view shown) {

@@ -422,3 +422,18 @@ TEST_CASE("index selection: an empty modules.builtin.bin or modules.builtin.alia
     std::string err = fixture::stderr_of([&] { dep.present(); });
     CHECK(err.find("/lib/modules/x/modules.dep.bin: too short for an index") != std::string::npos);
 }
+
+TEST_CASE("text modules.alias: a file of many literal-prefix lengths loads in one step per pattern") {
+    // 4000 patterns, each with a literal prefix of its own length (then a
+    // '*'): keeping the set of lengths must not scan it once per pattern.
+    const size_t n = 4000;
+    std::string text;
+    for (size_t i = 1; i <= n; ++i) text += "alias " + std::string(i, 'p') + "* m" + std::to_string(i) + "\n";
+    TextIndex idx;
+    REQUIRE(idx.load(IndexKind::alias, text, "modules.alias").ok());
+    CHECK(idx.load_steps() <= 2 * n);
+    // The lengths are all kept: each pattern still answers.
+    Vec<IndexValue> v;
+    idx.search(std::string(n, 'p') + "x", v);
+    CHECK(v.size() == n);
+}
