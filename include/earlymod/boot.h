@@ -251,6 +251,17 @@ struct RootWait {
 };
 RootWait root_wait(const KernelParams& params);
 
+// Where init stops for a shell when asked: rd.break or earlymod.break,
+// bare or =pre-mount (also mkinitcpio's premount) before the root is
+// mounted; =pre-switch (also dracut's pre-pivot, mkinitcpio's postmount)
+// after it is mounted on /root, before the switch. Each key may be given
+// more than once. An unknown value is said as a warning and ignored.
+struct BreakPoints {
+    bool pre_mount = false;
+    bool pre_switch = false;
+};
+BreakPoints break_points(const KernelParams& params);
+
 // The program init starts on the new root, chosen before anything of the
 // initramfs is deleted, so that a root with no init leaves the initramfs's
 // shell to fall back to: the first usable of init= (when given),

@@ -3,7 +3,8 @@
 // Forms understood, as the kernel and initramfs tools use them:
 //   /dev/NAME            a device node (devtmpfs creates it when it appears)
 //   UUID=… / LABEL=…     a filesystem's UUID or label (ext2/3/4, xfs, btrfs,
-//                        vfat), read from its superblock
+//                        vfat), read from its superblock, or a swap area's
+//                        (resume=, which names a device the same ways)
 //   PARTUUID=…           a GPT partition's unique GUID, or an MBR disk
 //                        signature and partition number (SSSSSSSS-PP)
 //   MAJ:MIN, 0xMMmm      a device number (hex: major in the high byte)
@@ -32,7 +33,7 @@ bool find_root_device(const RootSpec& spec, char* buf, size_t cap);
 // Filesystem identity read from a block device's superblock (exposed, as
 // read_partition_uuid below, for tests on image files).
 struct FsIdentity {
-    char type[8];     // "ext4", "xfs", "btrfs", "vfat", or empty
+    char type[8];     // "ext4", "xfs", "btrfs", "vfat", "swap", or empty
     char uuid[40];    // canonical text form, lower case
     char label[256];
 };
@@ -53,5 +54,18 @@ bool read_fs_identity(const char* path, FsIdentity* id);
 // its own LBA, entry size, entry array LBA); whatever the header claims,
 // one entry is read: at most seven small reads in all.
 bool read_partition_uuid(const char* disk, unsigned long number, unsigned block_size, char* out, size_t cap);
+
+// A btrfs filesystem on several devices (raid1, say) mounts only once the
+// kernel knows every member: this registers each block device that holds
+// a btrfs superblock (BTRFS_IOC_SCAN_DEV on control, /dev/btrfs-control,
+// which the btrfs module brings), as `btrfs device scan` does. Whatever
+// filesystem they belong to: the kernel sorts them by fsid.
+struct BtrfsScan {
+    unsigned registered = 0;
+    unsigned failed = 0;
+    int control_errno = 0;     // control could not be opened (no btrfs module?)
+    char first_failure[320] = "";  // "/dev/NAME: reason" of the first refused
+};
+BtrfsScan register_btrfs_devices(const char* control);
 
 } // namespace earlymod

@@ -6,20 +6,27 @@
 //      the root filesystem's module (fs-TYPE for rootfstype=, as the
 //      kernel's request_module asks for it), and coldplug's drivers for the
 //      devices present (earlymod.coldplug=0 turns that off), all at once;
-//   3. meanwhile wait for root= (rootdelay= first; rootwait waits for
+//   3. with resume= (and no noresume): wait for that device, let the run
+//      end, and tell the kernel where the hibernation image may be
+//      (resume.h); with one there, the kernel restores it and this boot
+//      ends;
+//   4. meanwhile wait for root= (rootdelay= first; rootwait waits for
 //      ever; else at most earlymod.roottimeout= seconds, 30 by default,
 //      which also bounds install commands: root_wait(), boot.h);
 //      without rootfstype=, load the module of the filesystem the device
 //      holds;
-//   4. wait for the run to end (what loads cannot be stopped halfway);
-//   5. mount it on /root with rootfstype=, rootflags= and ro/rw;
-//   6. find the init to start in it (pick_init: init=, else /sbin/init,
+//   5. wait for the run to end (what loads cannot be stopped halfway);
+//      rd.break: a shell here (shell.h);
+//   6. for btrfs, register every btrfs device (a root on several disks);
+//      mount the root on /root with rootfstype=, rootflags= and ro/rw;
+//      rd.break=pre-switch: a shell here;
+//   7. find the init to start in it (pick_init: init=, else /sbin/init,
 //      /etc/init, /bin/init, /bin/sh, resolved inside the new root); with
 //      none, unmount it and fail while the initramfs is still whole;
-//   7. move /dev, /proc, /sys and /run into it, delete the initramfs's
+//   8. move /dev, /proc, /sys and /run into it, delete the initramfs's
 //      files (their memory is freed), and switch root: MS_MOVE onto "/"
 //      and chroot (pivot_root does not work on the initramfs rootfs);
-//   8. exec that init.
+//   9. exec that init.
 // A failure is said on the console and in the kernel log; then the
 // image's /bin/sh runs as a child, started again whenever it exits;
 // without one earlymod waits without spinning. PID 1 must never exit:
@@ -36,6 +43,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -47,8 +55,10 @@
 #include "earlymod/command.h"
 #include "earlymod/modules_load.h"
 #include "earlymod/output.h"
+#include "earlymod/resume.h"
 #include "earlymod/root_device.h"
 #include "earlymod/text.h"
+#include "shell.h"
 
 extern char** environ;
 
@@ -64,27 +74,6 @@ constexpr unsigned long tmpfs_magic = 0x01021994;
 uint64_t saturating_seconds_ns(unsigned long s) {
     constexpr uint64_t max_s = UINT64_MAX / 1000000000ull;
     return s >= max_s ? UINT64_MAX : s * 1000000000ull;
-}
-
-// Says it in the kernel log (and so on the console) and, in case the
-// console log level hides it, on /dev/console itself.
-void say(int level, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
-void say(int level, const char* fmt, ...) {
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    log_message(level, "%s", msg);
-    if (level <= log_err) {
-        int fd = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
-        if (fd >= 0) {
-            char line[600];
-            int n = snprintf(line, sizeof line, "earlymod: %s\n", msg);
-            if (n > 0) write_all(fd, line, static_cast<size_t>(n) < sizeof line ? static_cast<size_t>(n) : sizeof line - 1);
-            close(fd);
-        }
-    }
 }
 
 void mount_if_missing(const char* source, const char* target, const char* type, unsigned long flags,
@@ -103,101 +92,6 @@ void open_console() {
     for (int k = 0; k < 3; ++k)
         if (fcntl(k, F_GETFD) < 0) dup2(fd, k);
     if (fd > 2) close(fd);
-}
-
-// How "/bin/sh exited" reads in the log.
-void describe_status(int status, char* out, size_t cap) {
-    if (WIFEXITED(status)) snprintf(out, cap, "status %d", WEXITSTATUS(status));
-    else if (WIFSIGNALED(status)) snprintf(out, cap, "killed by signal %d", WTERMSIG(status));
-    else snprintf(out, cap, "wait status %#x", static_cast<unsigned>(status));
-}
-
-// Starts /bin/sh as a child on PID 1's console and waits for it. Returns
-// false (errno set) when it could not be started; else its wait status.
-bool run_shell(int* status) {
-    // A close-on-exec pipe tells a failed execve (the child's errno) from
-    // a shell that ran.
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) != 0) return false;
-    pid_t pid = fork();
-    if (pid < 0) {
-        int e = errno;
-        close(p[0]);
-        close(p[1]);
-        errno = e;
-        return false;
-    }
-    if (pid == 0) {
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, nullptr);
-        // Its own session with the console as its terminal, when the
-        // kernel allows it: Ctrl-C and job control work in the shell.
-        setsid();
-        ioctl(0, TIOCSCTTY, 0);
-        char sh[] = "/bin/sh";
-        char* args[] = {sh, nullptr};
-        execve("/bin/sh", args, environ);
-        int e = errno;
-        ssize_t w = write(p[1], &e, sizeof e);
-        (void)w;
-        _exit(127);
-    }
-    close(p[1]);
-    int child_errno = 0;
-    ssize_t n;
-    while ((n = read(p[0], &child_errno, sizeof child_errno)) < 0 && errno == EINTR) {
-    }
-    close(p[0]);
-    // Only this child is waited for: waitpid(-1) could take the status of
-    // an install command still running (command.h). Orphans the shell
-    // leaves are reaped when it ends.
-    pid_t w;
-    while ((w = waitpid(pid, status, 0)) < 0 && errno == EINTR) {
-    }
-    reap_orphans();
-    if (n == static_cast<ssize_t>(sizeof child_errno)) {
-        errno = child_errno;
-        return false;
-    }
-    if (w != pid) *status = 0;  // cannot happen: nothing else reaps it
-    return true;
-}
-
-// The way out of a failed boot: the initramfs's /bin/sh, run as a child
-// (PID 1 must never exit: leaving a shell exec'd in its place would panic
-// the kernel) and started again whenever it exits. A shell that exits at
-// once (no console to read) is started again after a pause that doubles
-// up to a minute, so the loop never keeps a CPU busy. Without a shell, or
-// when it cannot start: say so and wait without spinning.
-[[noreturn]] void emergency() {
-    constexpr unsigned max_pause_s = 60;
-    unsigned pause_s = 0;
-    bool first = true;
-    while (access("/bin/sh", X_OK) == 0) {
-        say(log_err, first ? "starting /bin/sh" : "starting /bin/sh again");
-        first = false;
-        uint64_t started = monotonic_ns();
-        int status = 0;
-        if (!run_shell(&status)) {
-            say(log_err, "could not start /bin/sh: %s", strerror(errno));
-            break;
-        }
-        char how[64];
-        describe_status(status, how, sizeof how);
-        bool quick = monotonic_ns() - started < 1000000000ull;
-        pause_s = !quick ? 0 : pause_s == 0 ? 1 : pause_s * 2 > max_pause_s ? max_pause_s : pause_s * 2;
-        if (pause_s == 0) {
-            say(log_err, "/bin/sh exited (%s): starting it again", how);
-            continue;
-        }
-        say(log_err, "/bin/sh exited (%s) at once: starting it again in %u s", how, pause_s);
-        struct timespec ts = {static_cast<time_t>(pause_s), 0};
-        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-        }
-    }
-    say(log_err, "no shell in the initramfs: waiting (the system cannot boot; power it off)");
-    for (;;) pause();
 }
 
 // Deletes the initramfs's files (everything on the root filesystem's own
@@ -349,8 +243,11 @@ private:
     Coldplug* coldplug_;
 };
 
-bool wait_for_root(BootRun& run, const RootSpec& spec, std::string_view shown, const RootWait& wait,
-                   char* device, size_t cap) {
+// Waits for the device spec names (root= or resume=: what says which),
+// loads going on meanwhile: wait.delay_s first, then at most
+// wait.timeout_s, or for ever with wait.forever.
+bool wait_for_device(BootRun& run, const char* what, const RootSpec& spec, std::string_view shown,
+                     const RootWait& wait, char* device, size_t cap) {
     unsigned long timeout = wait.timeout_s;
     uint64_t start = monotonic_ns();
     if (wait.delay_s > 0) {
@@ -366,16 +263,71 @@ bool wait_for_root(BootRun& run, const RootSpec& spec, std::string_view shown, c
         if (find_root_device(spec, device, cap)) return true;
         uint64_t now = monotonic_ns();
         if (!forever && now - start >= saturating_seconds_ns(timeout)) {
-            say(log_err, "root device %.*s did not appear within %lu s", sh, shown.data(), timeout);
+            say(log_err, "%s device %.*s did not appear within %lu s", what, sh, shown.data(), timeout);
             return false;
         }
         if (now >= next_note) {
-            log_message(log_notice, "waiting for root device %.*s%s", sh, shown.data(),
+            log_message(log_notice, "waiting for %s device %.*s%s", what, sh, shown.data(),
                         forever ? " (rootwait: for as long as it takes)" : "");
             next_note = now + 10000000000ull;
         }
         run.step(20);
     }
+}
+
+// resume=: once the swap device is there and every load has ended (a
+// load in flight would hold the kernel's freeze of tasks), tell the
+// kernel where the hibernation image is. With one there, the kernel
+// restores it and this never returns. Anything wrong is said and boot
+// goes on: a machine that cannot resume still boots.
+void resume_if_asked(BootRun& run, const KernelParams& params, const RootWait& root) {
+    ResumeRequest req;
+    char why[256];
+    ResumeAsk ask = resume_request(params, root.timeout_s, &req, why, sizeof why);
+    if (ask == ResumeAsk::none) {
+        if (params.has("noresume") && params.has("resume"))
+            log_message(log_notice, "resume: noresume given, not looking for a hibernation image");
+        return;
+    }
+    if (ask == ResumeAsk::invalid) {
+        say(log_err, "%s: not resuming", why);
+        return;
+    }
+    RootWait wait;
+    wait.timeout_s = req.timeout_s;
+    char device[512];
+    if (!wait_for_device(run, "resume", req.device, req.shown, wait, device, sizeof device)) {
+        say(log_err, "resume: booting without resuming");
+        return;
+    }
+    while (!run.done()) run.step(1000);
+    struct stat st;
+    if (stat(device, &st) != 0 || !S_ISBLK(st.st_mode)) {
+        say(log_err, "resume: %s is not a block device: booting without resuming", device);
+        return;
+    }
+    log_message(log_notice, "resume: looking for a hibernation image on %s (%u:%u%s)", device, major(st.st_rdev),
+                minor(st.st_rdev), req.has_offset ? ", with resume_offset" : "");
+    Error e = write_resume("/sys/power", st.st_rdev, req);
+    if (!e.ok()) {
+        say(log_err, "resume: %s: booting without resuming", e.message());
+        return;
+    }
+    log_message(log_notice, "resume: no hibernation image on %s: booting", device);
+}
+
+// A btrfs root may span several devices: each must be known to the
+// kernel before the mount (register_btrfs_devices, root_device.h).
+void register_btrfs_members() {
+    BtrfsScan r = register_btrfs_devices("/dev/btrfs-control");
+    if (r.control_errno) {
+        say(log_err, "btrfs: /dev/btrfs-control: %s: a root on several devices will not mount",
+            strerror(r.control_errno));
+        return;
+    }
+    log_message(log_notice, "btrfs: registered %u device%s", r.registered, r.registered == 1 ? "" : "s");
+    if (r.failed) say(log_err, "btrfs: %u device%s refused, first %s", r.failed, r.failed == 1 ? "" : "s",
+                      r.first_failure);
 }
 
 } // namespace
@@ -484,6 +436,10 @@ RootWait root_wait(const KernelParams& params) {
         }
     }
     BootRun run(*engine, cp);
+    BreakPoints breaks = break_points(params);
+    // Before the root is even looked at: nothing may be mounted from the
+    // disks until the kernel knows whether a hibernated system waits.
+    resume_if_asked(run, params, wait);
 
     std::string_view root_arg;
     RootSpec spec;
@@ -497,7 +453,7 @@ RootWait root_wait(const KernelParams& params) {
             static_cast<int>(root_arg.size()), root_arg.data());
         emergency();
     }
-    if (!wait_for_root(run, spec, root_arg, wait, device, sizeof device)) emergency();
+    if (!wait_for_device(run, "root", spec, root_arg, wait, device, sizeof device)) emergency();
     if (!have_rootfstype) {
         // No rootfstype=: ask the device, and load that filesystem's module.
         FsIdentity id;
@@ -517,7 +473,16 @@ RootWait root_wait(const KernelParams& params) {
         log_message(log_notice, "coldplug: %u devices, %u modules loaded in %s ms", r.devices, r.loaded,
                     Millis(r.elapsed_ns, 1).c_str());
     }
+    if (breaks.pre_mount) break_shell("before mounting the root (rd.break)");
+    for (std::string_view t : types) {
+        if (t != "btrfs") continue;
+        register_btrfs_members();
+        break;
+    }
     if (!mount_root(device, params, types)) emergency();
+    // Before the init is looked for: a root that cannot boot can be
+    // mended from this shell.
+    if (breaks.pre_switch) break_shell("with the root mounted on /root, before the switch (rd.break=pre-switch)");
     // Whether the new root can boot is known before the initramfs is
     // deleted: if it cannot, the initramfs (its shell) is still there.
     std::string_view init_param;

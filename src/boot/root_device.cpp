@@ -189,6 +189,30 @@ bool read_partition_uuid(const char* disk, unsigned long number, unsigned block_
     return found;
 }
 
+namespace {
+
+// A swap area (resume=UUID=, LABEL=): its signature ends the first page,
+// "SWAPSPACE2", or the kernel's "S1SUSPEND" once a hibernation image was
+// written into it. The header keeps its UUID (at 1036) and label (1052)
+// either way. Pages of 4 to 64 KiB are tried: the area was made for the
+// page size of the machine that made it.
+bool swap_identity(int fd, FsIdentity* id) {
+    for (off_t page = 4096; page <= 65536; page *= 2) {
+        unsigned char sig[10];
+        if (!read_at(fd, page - 10, sig, sizeof sig)) return false;
+        if (memcmp(sig, "SWAPSPACE2", 10) != 0 && memcmp(sig, "S1SUSPEND", 9) != 0) continue;
+        unsigned char h[32];
+        if (!read_at(fd, 1036, h, sizeof h)) return false;
+        strcpy(id->type, "swap");
+        format_uuid(h, false, id->uuid);
+        copy_label(h + 16, 16, id->label, sizeof id->label);
+        return true;
+    }
+    return false;
+}
+
+} // namespace
+
 bool read_fs_identity(const char* path, FsIdentity* id) {
     memset(id, 0, sizeof *id);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -210,6 +234,8 @@ bool read_fs_identity(const char* path, FsIdentity* id) {
         format_uuid(b + 32, false, id->uuid);
         unsigned char lab[256];
         if (read_at(fd, 65536 + 299, lab, sizeof lab)) copy_label(lab, sizeof lab, id->label, sizeof id->label);
+        ok = true;
+    } else if (swap_identity(fd, id)) {
         ok = true;
     } else if (read_at(fd, 0, b, 512) && b[510] == 0x55 && b[511] == 0xAA &&
                (memcmp(b + 82, "FAT32", 5) == 0 || memcmp(b + 54, "FAT1", 4) == 0)) {
@@ -313,6 +339,42 @@ bool find_root_device(const RootSpec& spec, char* buf, size_t cap) {
         return found;
     });
     return found;
+}
+
+// The kernel's btrfs ioctl argument (linux/btrfs.h): a path, as
+// `btrfs device scan` passes it.
+struct BtrfsVolArgs {
+    int64_t fd;
+    char name[4088];
+};
+constexpr unsigned long kBtrfsIocScanDev = _IOW(0x94, 4, BtrfsVolArgs);
+static_assert(sizeof(BtrfsVolArgs) == 4096, "struct btrfs_ioctl_vol_args");
+
+BtrfsScan register_btrfs_devices(const char* control) {
+    BtrfsScan r;
+    int cfd = open(control, O_RDWR | O_CLOEXEC);
+    if (cfd < 0) {
+        r.control_errno = errno;
+        return r;
+    }
+    for_each_block_device([&](const char* name) {
+        char dev[300];
+        snprintf(dev, sizeof dev, "/dev/%s", name);
+        FsIdentity id;
+        if (!read_fs_identity(dev, &id) || strcmp(id.type, "btrfs") != 0) return false;
+        BtrfsVolArgs args;
+        memset(&args, 0, sizeof args);
+        snprintf(args.name, sizeof args.name, "%s", dev);
+        if (ioctl(cfd, kBtrfsIocScanDev, &args) == 0) {
+            ++r.registered;
+        } else {
+            ++r.failed;
+            if (!r.first_failure[0]) snprintf(r.first_failure, sizeof r.first_failure, "%s: %s", dev, strerror(errno));
+        }
+        return false;
+    });
+    close(cfd);
+    return r;
 }
 
 } // namespace earlymod

@@ -123,7 +123,8 @@ def kmod_path():
 
 def require_tools():
     """Raise Unavailable when a program the images need is missing."""
-    for tool, pkg in (("mkfs.ext4", "e2fsprogs"), ("depmod", "kmod"),
+    for tool, pkg in (("mkfs.ext4", "e2fsprogs"), ("mkfs.btrfs", "btrfs-progs"),
+                      ("mkswap", "util-linux"), ("depmod", "kmod"),
                       ("modprobe", "kmod"), ("xz", "xz-utils"), ("zstd", "zstd"),
                       ("ldd", "libc-bin")):
         if not shutil.which(tool, path=os.environ.get("PATH", "") + ":/sbin:/usr/sbin"):
@@ -651,7 +652,25 @@ sync
 poweroff -f
 """
 
-ROOT_APPLETS = ["sh", "mount", "cat", "echo", "sync", "poweroff", "sleep"]
+ROOT_APPLETS = ["sh", "mount", "cat", "echo", "sync", "poweroff", "sleep", "swapon"]
+
+# /sbin/hibernate on the root disk (init= of the hibernation case): swap on
+# the second disk, hibernate, and, once the hibernated system is back,
+# say so and go on as /sbin/init. If the kernel refuses to hibernate, the
+# write fails at once and the marker comes in the same boot, with the
+# status.
+HIBERNATE_INIT = r"""#!/bin/sh
+export PATH=/bin
+exec </dev/console >/dev/console 2>&1
+swapon /dev/vdb || echo "@FAIL@ swapon /dev/vdb"
+echo "@GOING@"
+echo disk > /sys/power/state
+echo "@BACK@ $?"
+exec /sbin/init
+"""
+MARK_HIBERNATING = "EARLYMOD-HIBERNATING"
+MARK_HIBERNATE_BACK = "EARLYMOD-HIBERNATE-RETURNED"   # followed by the write's status
+MARK_HIBERNATE_FAIL = "EARLYMOD-HIBERNATE-FAILED"
 
 
 def build_root_disk(out, label=ROOT_LABEL, uuid=ROOT_UUID, size=ROOT_SIZE, workdir=None,
@@ -694,6 +713,10 @@ def build_root_disk(out, label=ROOT_LABEL, uuid=ROOT_UUID, size=ROOT_SIZE, workd
         with open(os.path.join(staging, "sbin", "init"), "w") as f:
             f.write(init)
         os.chmod(os.path.join(staging, "sbin", "init"), 0o755)
+        with open(os.path.join(staging, "sbin", "hibernate"), "w") as f:
+            f.write(HIBERNATE_INIT.replace("@GOING@", MARK_HIBERNATING)
+                    .replace("@BACK@", MARK_HIBERNATE_BACK).replace("@FAIL@", MARK_HIBERNATE_FAIL))
+        os.chmod(os.path.join(staging, "sbin", "hibernate"), 0o755)
         if os.path.exists(out):
             os.unlink(out)
         bs = ["-b", str(block_size)] if block_size else []
@@ -770,6 +793,41 @@ def build_gpt_root_disk(out, block=4096, workdir=None):
         return out
     finally:
         os.unlink(fs)
+
+
+# --------------------------------------------------------------------------
+# (b3) a swap disk (resume= cases) and a btrfs filesystem on two disks
+
+SWAP_UUID = "3f6d2c81-5a0e-4b7d-9c12-e48a7b0f6d25"
+SWAP_LABEL = "earlymod-swap"
+SWAP_SIZE = 512 << 20   # room for the hibernation image of a 1 GiB guest
+
+
+def build_swap_disk(out, size=SWAP_SIZE):
+    """A raw disk at OUT holding one swap area (SWAP_UUID, SWAP_LABEL) made
+    by util-linux's mkswap, for 4 KiB pages."""
+    with open(out, "wb") as f:
+        f.truncate(size)
+    _run([_which("mkswap"), "-U", SWAP_UUID, "-L", SWAP_LABEL, "-p", "4096", out])
+    return out
+
+
+BTRFS_UUID = "0c2b9a33-7c55-4e0b-9d1f-2a6f6e1c5b10"
+BTRFS_LABEL = "earlymod-raid1"
+BTRFS_SIZE = 256 << 20
+
+
+def build_btrfs_raid1_disks(out1, out2):
+    """Two raw disks holding one btrfs filesystem (BTRFS_UUID), data and
+    metadata raid1: it mounts only with both members known to the kernel.
+    Empty: mkfs.btrfs fills one only from a folder (--rootdir), and
+    filling it here would mean mounting it on this machine."""
+    for out in (out1, out2):
+        with open(out, "wb") as f:
+            f.truncate(BTRFS_SIZE)
+    _run([_which("mkfs.btrfs"), "-q", "-f", "-d", "raid1", "-m", "raid1", "-U", BTRFS_UUID,
+          "-L", BTRFS_LABEL, out1, out2])
+    return out1, out2
 
 
 # --------------------------------------------------------------------------
