@@ -25,7 +25,7 @@ namespace earlymod {
 
 struct ResumeRequest {
     RootSpec device;          // resume= parsed as root= is: /dev/NAME, UUID=, LABEL=, PARTUUID=, MAJ:MIN
-    std::string_view shown;   // resume='s text, for the log
+    std::string_view shown;   // resume='s text, for the log (points into the params)
     uint64_t offset = 0;      // resume_offset=, in pages (a swap file's first page)
     bool has_offset = false;
     unsigned long timeout_s = 0;  // how long to wait for the device

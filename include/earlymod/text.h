@@ -46,6 +46,13 @@ bool is_space(char c);
 bool starts_with(std::string_view s, std::string_view prefix);
 bool ends_with(std::string_view s, std::string_view suffix);
 
+// Takes the next line off the front of text into *line, without its '\n'
+// (the last line may lack one): the loop over a file's lines is
+//     std::string_view line;
+//     while (next_line(text, &line)) ...
+// False when text is empty.
+bool next_line(std::string_view& text, std::string_view* line);
+
 // Parses a decimal unsigned integer; false on junk or overflow.
 bool parse_uint(std::string_view s, unsigned long* out);
 

@@ -53,13 +53,9 @@ struct NetlinkAddress {
 
 // The MODALIAS= line of a uevent file's text.
 std::string_view uevent_modalias(std::string_view text) {
-    while (!text.empty()) {
-        size_t eol = text.find('\n');
-        std::string_view line = text.substr(0, eol);
+    std::string_view line;
+    while (next_line(text, &line))
         if (starts_with(line, "MODALIAS=")) return line.substr(9);
-        if (eol == std::string_view::npos) break;
-        text.remove_prefix(eol + 1);
-    }
     return {};
 }
 

@@ -153,10 +153,8 @@ void root_types(const KernelParams& params, Vec<std::string_view>& types, Arena&
     }
     std::string_view text;
     if (!read_whole_file("/proc/filesystems", "/proc/filesystems", arena, &text).ok()) return;
-    while (!text.empty()) {
-        size_t eol = text.find('\n');
-        std::string_view line = text.substr(0, eol);
-        text = eol == std::string_view::npos ? std::string_view{} : text.substr(eol + 1);
+    std::string_view line;
+    while (next_line(text, &line)) {
         if (starts_with(line, "nodev")) continue;
         while (!line.empty() && is_space(line.front())) line.remove_prefix(1);
         if (!line.empty()) types.push(line);

@@ -43,15 +43,14 @@ const char coldplug_usage[] =
     "                          to compare)\n"
     "  -h, --help              show this help\n";
 
-const struct option coldplug_options[] = {
-    {"dry-run", no_argument, nullptr, 'n'},        {"jobs", required_argument, nullptr, 'j'},
-    {"timeout", required_argument, nullptr, 256},  {"verbose", no_argument, nullptr, 'v'},
-    {"quiet", no_argument, nullptr, 'q'},          {"dirname", required_argument, nullptr, 'd'},
-    {"set-version", required_argument, nullptr, 'S'}, {"help", no_argument, nullptr, 'h'},
-    {"kmsg", no_argument, nullptr, 300},           {"sysroot", required_argument, nullptr, 257},
-    {"list-modaliases", no_argument, nullptr, 258}, {"full-walk", no_argument, nullptr, 259},
-    {nullptr, 0, nullptr, 0},
+enum : int { opt_timeout = 256, opt_list = 257, opt_full_walk = 258 };
+constexpr option coldplug_own_options[] = {
+    {"timeout", required_argument, nullptr, opt_timeout},
+    {"list-modaliases", no_argument, nullptr, opt_list},
+    {"full-walk", no_argument, nullptr, opt_full_walk},
+    {"help", no_argument, nullptr, 'h'},
 };
+constexpr auto coldplug_options = with_run_options(coldplug_own_options);
 
 void collect(void* self, std::string_view alias) {
     auto* s = static_cast<Vec<std::string_view>*>(self);
@@ -85,27 +84,20 @@ int run_coldplug(int argc, char** argv) {
     bool list = false, full_walk = false;
     optind = 0;
     for (;;) {
-        int c = getopt_long(argc, argv, "nj:vqd:S:h", coldplug_options, nullptr);
+        int c = getopt_long(argc, argv, "nj:vqd:S:h", coldplug_options.data(), nullptr);
         if (c == -1) break;
+        OptionUse use = run_option(c, optarg, opt, &jobs);
+        if (use == OptionUse::bad) return 1;
+        if (use == OptionUse::used) continue;
         switch (c) {
-        case 'n': opt.dry_run = true; break;
-        case 'j':
-            if (!parse_jobs(optarg, &jobs)) return 1;
-            break;
-        case 256:
+        case opt_timeout:
             if (!parse_uint(optarg, &timeout_s) || timeout_s > 3600) {
                 log_message(log_err, "--timeout %s: want seconds, at most 3600", optarg);
                 return 1;
             }
             break;
-        case 'v': lg.verbosity = log_debug; break;
-        case 'q': lg.verbosity = log_err; break;
-        case 300: lg.to_kmsg = true; break;
-        case 'd': opt.root_dir = optarg; break;
-        case 'S': opt.kernel_release = optarg; break;
-        case 257: opt.sysroot = optarg; break;
-        case 258: list = true; break;
-        case 259: full_walk = true; break;
+        case opt_list: list = true; break;
+        case opt_full_walk: full_walk = true; break;
         case 'h': printf(coldplug_usage, lg.program); return 0;
         default: return 1;
         }
@@ -114,10 +106,7 @@ int run_coldplug(int argc, char** argv) {
         log_message(log_err, "unexpected argument '%s' (see %s coldplug -h)", argv[optind], lg.program);
         return 1;
     }
-    if (!opt.sysroot.empty() && !is_directory(opt.sysroot.data())) {
-        log_message(log_err, "--sysroot %s: not a directory", opt.sysroot.data());
-        return 1;
-    }
+    if (!sysroot_usable(opt)) return 1;
     if (full_walk && !list) {
         log_message(log_err, "--full-walk goes with --list-modaliases");
         return 1;

@@ -45,15 +45,13 @@ const char load_usage[] =
     "      --sysroot=DIR       read every absolute path under DIR\n"
     "  -h, --help              show this help\n";
 
-const struct option load_options[] = {
-    {"dry-run", no_argument, nullptr, 'n'},   {"verbose", no_argument, nullptr, 'v'},
-    {"quiet", no_argument, nullptr, 'q'},     {"config", required_argument, nullptr, 'C'},
-    {"dirname", required_argument, nullptr, 'd'}, {"set-version", required_argument, nullptr, 'S'},
-    {"sysroot", required_argument, nullptr, 256}, {"help", no_argument, nullptr, 'h'},
-    {"kmsg", no_argument, nullptr, 300},
-    {"jobs", required_argument, nullptr, 'j'},    {"timings", required_argument, nullptr, 257},
-    {nullptr, 0, nullptr, 0},
+constexpr int opt_timings = 256;
+constexpr option load_own_options[] = {
+    {"config", required_argument, nullptr, 'C'},
+    {"timings", required_argument, nullptr, opt_timings},
+    {"help", no_argument, nullptr, 'h'},
 };
+constexpr auto load_options = with_run_options(load_own_options);
 
 } // namespace
 
@@ -72,29 +70,19 @@ int run_load(int argc, char** argv) {
     const char* timings = nullptr;
     optind = 0;
     for (;;) {
-        int c = getopt_long(argc, argv, "nvqC:d:S:hj:", load_options, nullptr);
+        int c = getopt_long(argc, argv, "nj:vqd:S:C:h", load_options.data(), nullptr);
         if (c == -1) break;
+        OptionUse use = run_option(c, optarg, opt, &jobs);
+        if (use == OptionUse::bad) return 1;
+        if (use == OptionUse::used) continue;
         switch (c) {
-        case 'n': opt.dry_run = true; break;
-        case 'v': lg.verbosity = log_debug; break;
-        case 'q': lg.verbosity = log_err; break;
-        case 300: lg.to_kmsg = true; break;
         case 'C': config_paths.push(optarg); break;
-        case 'd': opt.root_dir = optarg; break;
-        case 'S': opt.kernel_release = optarg; break;
-        case 256: opt.sysroot = optarg; break;
-        case 257: timings = optarg; break;
-        case 'j':
-            if (!parse_jobs(optarg, &jobs)) return 1;
-            break;
+        case opt_timings: timings = optarg; break;
         case 'h': printf(load_usage, lg.program); return 0;
         default: return 1;
         }
     }
-    if (!opt.sysroot.empty() && !is_directory(opt.sysroot.data())) {
-        log_message(log_err, "--sysroot %s: not a directory", opt.sysroot.data());
-        return 1;
-    }
+    if (!sysroot_usable(opt)) return 1;
     opt.config_paths = config_paths.data();
     opt.n_config_paths = config_paths.size();
     FsRoot root(opt.sysroot);

@@ -47,10 +47,8 @@ void WantedModules::parse(std::string_view text, std::string_view shown) {
         return;
     }
     size_t lineno = 0;
-    while (!text.empty()) {
-        size_t eol = text.find('\n');
-        std::string_view line = text.substr(0, eol);
-        text = eol == std::string_view::npos ? std::string_view{} : text.substr(eol + 1);
+    std::string_view line;
+    while (next_line(text, &line)) {
         ++lineno;
         if (line.size() > max_modules_load_line_bytes) {
             log_message(log_err, "%.*s:%zu: line longer than %zu bytes, the limit: line ignored", sn, shown.data(),

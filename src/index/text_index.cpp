@@ -123,10 +123,8 @@ Error TextIndex::load(IndexKind kind, std::string_view text, std::string_view sh
     StrMap<uint32_t> module_order;  // alias files: module -> priority
     size_t lineno = 0;
     BadLines bad(shown);
-    while (!text.empty()) {
-        size_t eol = text.find('\n');
-        std::string_view line = text.substr(0, eol);
-        text = eol == std::string_view::npos ? std::string_view{} : text.substr(eol + 1);
+    std::string_view line;
+    while (next_line(text, &line)) {
         ++lineno;
         if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
         if (line.empty() || line[0] == '#') continue;

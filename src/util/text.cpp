@@ -237,6 +237,14 @@ bool ends_with(std::string_view s, std::string_view suffix) {
     return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
+bool next_line(std::string_view& text, std::string_view* line) {
+    if (text.empty()) return false;
+    size_t eol = text.find('\n');
+    *line = text.substr(0, eol);
+    text = eol == std::string_view::npos ? std::string_view{} : text.substr(eol + 1);
+    return true;
+}
+
 bool parse_uint(std::string_view s, unsigned long* out) {
     if (s.empty()) return false;
     unsigned long v = 0;

@@ -19,6 +19,7 @@
 #include "earlymod/index.h"
 #include "earlymod/modules_load.h"
 #include "earlymod/output.h"
+#include "fake_kernel.h"
 #include "fixture.h"
 
 using namespace earlymod;
@@ -36,18 +37,11 @@ std::string repeat(const std::string& s, size_t n) {
     return out;
 }
 
-struct QuietKernel : Kernel {
-    Error load(const char*, std::string_view, std::string_view, unsigned) override { return {}; }
-    Error unload(std::string_view, bool) override { return {}; }
-    ModuleState state(std::string_view) override { return ModuleState::absent; }
-    long refcount(std::string_view) override { return 0; }
-};
-
 // A module tree of its own: modules.dep and modprobe.d as given.
 struct Tree {
     fixture::TempDir root;
     Options opt;
-    QuietKernel kernel;
+    fixture::FakeKernel kernel;
     Context ctx;
     Tree(const std::string& dep, const std::string& conf) {
         root.write("lib/modules/1.0/modules.dep", dep);

@@ -9,7 +9,9 @@
 #include <string.h>
 #include <sys/sysmacros.h>
 
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "earlymod/boot.h"
 #include "earlymod/kernel_params.h"
@@ -21,8 +23,12 @@ using namespace earlymod;
 
 namespace {
 
+// The request's strings point into the command line's parameters: those
+// are kept for the whole test run.
 ResumeAsk ask(const char* cmdline, ResumeRequest* req, std::string* why = nullptr, unsigned long root_timeout = 30) {
-    KernelParams p;
+    static std::vector<std::unique_ptr<KernelParams>> kept;
+    kept.push_back(std::make_unique<KernelParams>());
+    KernelParams& p = *kept.back();
     p.parse(cmdline);
     char buf[256];
     ResumeAsk a = resume_request(p, root_timeout, req, buf, sizeof buf);
