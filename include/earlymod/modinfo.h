@@ -14,7 +14,8 @@
 // ELF files of either class (32 or 64 bit) and either byte order are read,
 // as kmod reads them. The checks, each an error naming the file and the
 // check (code ENOEXEC for a file that is not ELF at all, EINVAL for a
-// damaged one, ENOENT when no usable .modinfo section exists):
+// damaged one, ENOENT when it has no section named .modinfo; kmod's
+// modinfo reports these codes' strerror):
 //   - the ELF magic, a known class and data encoding, a whole ELF header;
 //   - section header entries of the class's size, the whole table inside
 //     the file (e_shoff + e_shnum * e_shentsize, without overflow);

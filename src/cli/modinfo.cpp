@@ -150,7 +150,7 @@ public:
 
 private:
     Error module_strings(Module* m, std::string_view path, Vec<ModinfoEntry>& list);
-    Error file_strings(std::string_view path, Vec<ModinfoEntry>& list);
+    Error file_strings(std::string_view path, bool on_host, Vec<ModinfoEntry>& list);
     void done_with_file() {
         image_.release();
         file_ = MappedFile();
@@ -170,10 +170,12 @@ private:
     Vec<char> hex_key_, hex_sig_;
 };
 
-Error ModinfoCommand::file_strings(std::string_view path, Vec<ModinfoEntry>& list) {
+// on_host: a file named on the command line, read as given; a modules.dep
+// path is read under the sysroot.
+Error ModinfoCommand::file_strings(std::string_view path, bool on_host, Vec<ModinfoEntry>& list) {
     char host[4096];
     const char* h = host;
-    if (root_.active() && path[0] == '/') {
+    if (!on_host && root_.active()) {
         if (!root_.host_path(path, host, sizeof host))
             return Error::make(ENAMETOOLONG, "%.*s: path too long", static_cast<int>(path.size()), path.data());
     } else {
@@ -224,7 +226,7 @@ Error ModinfoCommand::module_strings(Module* m, std::string_view path, Vec<Modin
         return read_builtin_modinfo(builtin_file_.text(), m->name, "modules.builtin.modinfo", list);
     }
     if (path.empty()) return Error::make(ENOENT, "%s", strerror(ENOENT));
-    return file_strings(path, list);
+    return file_strings(path, !m->file.empty(), list);
 }
 
 int ModinfoCommand::show(Module* m) {
