@@ -355,7 +355,8 @@ bool read_module_signature(const unsigned char* data, size_t size, ModuleSignatu
     if (id_type == 2) return parse_pkcs7({sig, sig_len}, out);
     out->signature = {reinterpret_cast<const char*>(sig), sig_len};
     out->key_id = {reinterpret_cast<const char*>(sig - key_len), key_len};
-    out->signer = {reinterpret_cast<const char*>(sig - key_len - signer_len), signer_len};
+    std::string_view signer(reinterpret_cast<const char*>(sig - key_len - signer_len), signer_len);
+    out->signer = signer.substr(0, signer.find('\0'));  // kmod prints it as a C string
     out->hash_algo = hashes[hash];
     return true;
 }
