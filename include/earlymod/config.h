@@ -91,11 +91,11 @@ public:
     Config& operator=(const Config&) = delete;
 
     // Reads the configuration. paths: -C arguments, or null/empty for the
-    // default directories. moddir: the modules dir (for modules.softdep),
+    // default directories (none with default_dirs false). moddir: the modules dir (for modules.softdep),
     // as seen inside root. cmdline: /proc/cmdline (inside root), or null
     // to skip it.
     void load(const FsRoot& root, const std::string_view* paths, size_t n_paths, std::string_view moddir,
-              const char* cmdline);
+              const char* cmdline, bool default_dirs = true);
 
     // Parses one configuration file's text; shown names it in messages.
     void parse(std::string_view text, std::string_view shown);

@@ -107,6 +107,7 @@ struct Options {
 
     const std::string_view* config_paths = nullptr;  // -C; none: modprobe.d dirs
     size_t n_config_paths = 0;
+    bool no_config_dirs = false;      // no modprobe.d dir is read, -C or not (modinfo, as kmod's)
     std::string_view root_dir;        // modules under ROOT/lib/modules/KVER (-d)
     std::string_view kernel_release;  // default: uname -r (-S)
     std::string_view sysroot;         // read every absolute path under this dir

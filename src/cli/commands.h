@@ -87,5 +87,6 @@ int run_coldplug(int argc, char** argv);
 int run_insmod(int argc, char** argv);
 int run_rmmod(int argc, char** argv);
 int run_lsmod(int argc, char** argv);
+int run_modinfo(int argc, char** argv);
 
 } // namespace earlymod

@@ -30,14 +30,16 @@ const char usage[] =
     "  insmod FILE        load one module file, without dependencies\n"
     "  rmmod MODULE...    unload modules\n"
     "  lsmod              list loaded modules\n"
+    "  modinfo MODULE...  kmod-compatible modinfo: the fields of modules\n"
+    "                     (see earlymod modinfo -h)\n"
     "\n"
     "Options:\n"
     "  -h, --help         show this help\n"
     "  -V, --version      show the version\n"
     "\n"
     "A link to this binary named after a command (modprobe, insmod, rmmod,\n"
-    "lsmod...) runs that command. Started by the kernel as PID 1, under the name\n"
-    "init or with no command, it runs init.\n"
+    "lsmod, modinfo...) runs that command. Started by the kernel as PID 1,\n"
+    "under the name init or with no command, it runs init.\n"
     "See earlymod(8).\n";
 
 const char init_usage[] =
@@ -64,6 +66,7 @@ const Command commands[] = {
     {"modprobe", earlymod::run_modprobe}, {"load", earlymod::run_load},   {"coldplug", earlymod::run_coldplug},
     {"insmod", earlymod::run_insmod},
     {"rmmod", earlymod::run_rmmod},       {"lsmod", earlymod::run_lsmod},
+    {"modinfo", earlymod::run_modinfo},
 };
 
 bool is_command(std::string_view name) {

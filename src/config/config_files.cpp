@@ -23,13 +23,13 @@ bool conf_name_wanted(std::string_view name) {
 } // namespace
 
 void Config::load(const FsRoot& root, const std::string_view* paths, size_t n_paths, std::string_view moddir,
-                  const char* cmdline) {
+                  const char* cmdline, bool default_dirs) {
     Vec<ConfigFile> files;
     // depmod's softdeps take part in the sort under their own file name.
     files.push({"modules.softdep", arena_.concat(moddir, "/modules.softdep"), false});
     if (n_paths) {
         for (size_t i = 0; i < n_paths; ++i) add_config_dir(root, arena_, paths[i], conf_name_wanted, files);
-    } else {
+    } else if (default_dirs) {
         for (const char* const* d = default_modprobe_dirs; *d; ++d)
             add_config_dir(root, arena_, *d, conf_name_wanted, files);
     }

@@ -49,7 +49,8 @@ Error Context::open(const Options& options) {
     if (!root_.host_path(moddir_shown_, moddir_host_buf_, sizeof moddir_host_buf_))
         return Error::make(ENAMETOOLONG, "modules directory path too long");
 
-    config_.load(root_, options.config_paths, options.n_config_paths, moddir_shown_, options.cmdline);
+    config_.load(root_, options.config_paths, options.no_config_dirs ? 0 : options.n_config_paths, moddir_shown_,
+                 options.cmdline, !options.no_config_dirs);
     index_error_ = resolver_.open({moddir_shown_, moddir_host_buf_}, &config_);
     if (index_error_.ok()) index_error_ = resolver_.check_indexes();
 
