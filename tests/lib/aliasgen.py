@@ -1,6 +1,7 @@
 """Turn the patterns of a modules.alias file into concrete alias queries.
 
-Shared by tests/differential/run and tests/differential/gen-queries (which
+Shared by tests/differential/run, tests/valgrind/run,
+tests/depmod-fixture/run (usable()) and tests/differential/gen-queries (which
 scripts/bench calls). Everything is driven by a random.Random with a fixed
 seed, so the same tree always gives the same queries.
 

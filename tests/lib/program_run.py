@@ -1,0 +1,32 @@
+"""Running one program of a test case: its stdout and its exit status, or a
+description of why there is none (timeout, not runnable), and that status
+as result lines print it.
+
+    import program_run
+    out, status = program_run.run_one(argv, env, timeout)
+    program_run.describe_status(status)   # "1", "killed by signal 11", ...
+"""
+
+import subprocess
+
+
+def run_one(argv, env, timeout):
+    """(stdout bytes, exit status) of argv, stdin from /dev/null and stderr
+    thrown away. The status is an int (negative: killed by that signal) or,
+    when the program timed out or could not start, a text saying so."""
+    try:
+        p = subprocess.run(argv, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                           env=env, timeout=timeout)
+        return p.stdout, p.returncode
+    except subprocess.TimeoutExpired as e:
+        return (e.stdout or b""), f"timeout after {timeout}s"
+    except OSError as e:
+        return b"", f"could not run: {e}"
+
+
+def describe_status(rc):
+    """An exit status of run_one as a FAIL report shows it."""
+    if isinstance(rc, int) and rc < 0:
+        return f"killed by signal {-rc}"
+    return str(rc)
