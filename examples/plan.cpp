@@ -30,7 +30,9 @@ using earlymod::Action;
 using earlymod::Error;
 using earlymod::Module;
 
-int show(std::string_view s) { return static_cast<int>(s.size()); }
+int show(std::string_view s) {
+    return static_cast<int>(s.size());
+}
 
 // The load function: called for each module file where the kernel's
 // finit_module would be. An Error returned here fails that module.
@@ -49,7 +51,7 @@ void print_action(void* /*context*/, Action action, const Module& module, std::s
     case Action::rmmod: printf("  rmmod %.*s\n", show(text), text.data()); break;
     case Action::install: printf("  install command %.*s\n", show(text), text.data()); break;
     case Action::remove: printf("  remove command %.*s\n", show(text), text.data()); break;
-    case Action::insmod: break;  // print_load says it, with the file
+    case Action::insmod: break; // print_load says it, with the file
     }
 }
 
@@ -67,16 +69,20 @@ int main(int argc, char** argv) {
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; ++i) {
         if (i + 1 >= argc) return usage();
-        if (strcmp(argv[i], "-d") == 0) base.root_dir = argv[++i];
-        else if (strcmp(argv[i], "-S") == 0) base.kernel_release = argv[++i];
-        else if (strcmp(argv[i], "-C") == 0 && base.n_config_paths < max_configs) configs[base.n_config_paths++] = argv[++i];
-        else return usage();
+        if (strcmp(argv[i], "-d") == 0)
+            base.root_dir = argv[++i];
+        else if (strcmp(argv[i], "-S") == 0)
+            base.kernel_release = argv[++i];
+        else if (strcmp(argv[i], "-C") == 0 && base.n_config_paths < max_configs)
+            configs[base.n_config_paths++] = argv[++i];
+        else
+            return usage();
     }
     if (i == argc) return usage();
     base.config_paths = base.n_config_paths ? configs : nullptr;
-    base.cmdline = nullptr;         // the kernel command line is this machine's: left out
-    base.ignore_status = true;      // nor is /sys/module read
-    base.ignore_commands = true;    // nor any command run
+    base.cmdline = nullptr;      // the kernel command line is this machine's: left out
+    base.ignore_status = true;   // nor is /sys/module read
+    base.ignore_commands = true; // nor any command run
     base.on_action = print_action;
 
     // Two contexts: one loads through our function, one unloads as a dry

@@ -25,6 +25,6 @@ ensure_packages() {
 
 # What building and testing earlymod needs.
 BUILD_PACKAGES="meson ninja-build g++ musl-dev musl-tools doctest-dev pkg-config"
-TEST_PACKAGES="kmod python3 xz-utils zstd gzip e2fsprogs btrfs-progs gcc pkg-config qemu-system-x86 busybox-static chromium groff-base
+TEST_PACKAGES="kmod python3 xz-utils zstd gzip e2fsprogs btrfs-progs gcc pkg-config clang-format-14 qemu-system-x86 busybox-static chromium groff-base
 	dracut-core initramfs-tools-core cpio valgrind"
 BENCH_PACKAGES="hyperfine time"

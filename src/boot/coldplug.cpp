@@ -32,9 +32,9 @@
 
 #include <new>
 
-#include "earlymod/boot.h"
-#include "earlymod/output.h"
-#include "earlymod/text.h"
+#include "earlymod/boot/boot.h"
+#include "earlymod/util/output.h"
+#include "earlymod/util/text.h"
 
 namespace earlymod {
 
@@ -179,7 +179,8 @@ bool parse_uevent(std::string_view msg, Uevent* out) {
     if (out->devpath.empty() || out->devpath[0] != '/') return false;
     while (end != std::string_view::npos) {
         size_t next = msg.find('\0', end + 1);
-        std::string_view kv = msg.substr(end + 1, next == std::string_view::npos ? msg.size() - end - 1 : next - end - 1);
+        std::string_view kv =
+            msg.substr(end + 1, next == std::string_view::npos ? msg.size() - end - 1 : next - end - 1);
         if (out->modalias.empty() && starts_with(kv, "MODALIAS=")) out->modalias = kv.substr(9);
         end = next;
     }
@@ -249,7 +250,7 @@ void Coldplug::start() {
             NetlinkAddress addr;
             memset(&addr, 0, sizeof addr);
             addr.nl_family = AF_NETLINK;
-            addr.nl_groups = 1;  // the kernel's own uevents
+            addr.nl_groups = 1; // the kernel's own uevents
             // SO_PASSCRED: each message carries its sender's credentials,
             // which the sender cannot choose (uevent_from_kernel).
             int on = 1;
@@ -287,7 +288,7 @@ unsigned Coldplug::read_events() {
     char msg[8192];
     for (unsigned n_read = 0; !past_deadline(); ++n_read) {
         if (n_read == max_uevents_per_read) {
-            backlog_ = true;  // more may wait: not settled yet
+            backlog_ = true; // more may wait: not settled yet
             break;
         }
         NetlinkAddress from;
@@ -321,8 +322,8 @@ unsigned Coldplug::read_events() {
         // A cut message could end inside a MODALIAS= value.
         if ((mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || !uevent_from_kernel(sender)) {
             log_message(log_debug, "coldplug: uevent dropped (port %u, group %u, %s%u%s): only the kernel's count",
-                        sender.port, sender.groups, sender.has_credentials ? "uid " : "no credentials ",
-                        sender.uid, (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ? ", truncated" : "");
+                        sender.port, sender.groups, sender.has_credentials ? "uid " : "no credentials ", sender.uid,
+                        (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ? ", truncated" : "");
             continue;
         }
         take_uevent(std::string_view(msg, static_cast<size_t>(n)));
@@ -355,7 +356,7 @@ ColdplugResult Coldplug::finish() {
 }
 
 ColdplugResult coldplug(Context& ctx, LoadLog& log, unsigned jobs, unsigned timeout_ms) {
-    log.begin();  // a run of its own: totals and times from now
+    log.begin(); // a run of its own: totals and times from now
     uint64_t deadline = monotonic_ns() + static_cast<uint64_t>(timeout_ms) * 1000000ull;
     LoadEngine* engine = new (std::nothrow) LoadEngine(ctx);
     Coldplug* cp = engine ? new (std::nothrow) Coldplug(*engine, FsRoot(ctx.options().sysroot)) : nullptr;
@@ -388,7 +389,7 @@ ColdplugResult coldplug(Context& ctx, LoadLog& log, unsigned jobs, unsigned time
     log_message(log_notice, "coldplug: %u devices, %u modules loaded in %s ms", result.devices, result.loaded,
                 Millis(result.elapsed_ns, 1).c_str());
     delete cp;
-    delete engine;  // waits for what still runs (a kernel call cannot be taken back)
+    delete engine; // waits for what still runs (a kernel call cannot be taken back)
     return result;
 }
 

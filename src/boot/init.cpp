@@ -51,13 +51,13 @@
 
 #include <new>
 
-#include "earlymod/boot.h"
-#include "earlymod/command.h"
-#include "earlymod/modules_load.h"
-#include "earlymod/output.h"
-#include "earlymod/resume.h"
-#include "earlymod/root_device.h"
-#include "earlymod/text.h"
+#include "earlymod/boot/boot.h"
+#include "earlymod/boot/resume.h"
+#include "earlymod/boot/root_device.h"
+#include "earlymod/config/modules_load.h"
+#include "earlymod/engine/command.h"
+#include "earlymod/util/output.h"
+#include "earlymod/util/text.h"
 #include "shell.h"
 
 extern char** environ;
@@ -76,8 +76,7 @@ uint64_t saturating_seconds_ns(unsigned long s) {
     return s >= max_s ? UINT64_MAX : s * 1000000000ull;
 }
 
-void mount_if_missing(const char* source, const char* target, const char* type, unsigned long flags,
-                      const char* data) {
+void mount_if_missing(const char* source, const char* target, const char* type, unsigned long flags, const char* data) {
     mkdir(target, 0755);
     if (mount(source, target, type, flags, data) == 0 || errno == EBUSY) return;
     say(log_err, "could not mount %s on %s: %s", type, target, strerror(errno));
@@ -118,7 +117,7 @@ void delete_tree(int dirfd, dev_t rootdev) {
 }
 
 bool mount_root(const char* device, const KernelParams& params, const Vec<std::string_view>& types) {
-    unsigned long flags = params.has("rw") ? 0 : MS_RDONLY;  // the kernel's default is read-only
+    unsigned long flags = params.has("rw") ? 0 : MS_RDONLY; // the kernel's default is read-only
     std::string_view rootflags;
     params.get("rootflags", &rootflags);
     char data[1024];
@@ -181,8 +180,7 @@ bool switch_root() {
     // Only on the initramfs (ramfs/tmpfs) do we delete what is on "/".
     struct statfs fs;
     struct stat root_st;
-    if (statfs("/", &fs) == 0 && (fs.f_type == ramfs_magic || fs.f_type == tmpfs_magic) &&
-        stat("/", &root_st) == 0) {
+    if (statfs("/", &fs) == 0 && (fs.f_type == ramfs_magic || fs.f_type == tmpfs_magic) && stat("/", &root_st) == 0) {
         int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd >= 0) delete_tree(fd, root_st.st_dev);
     }
@@ -214,7 +212,6 @@ void exec_init(const KernelParams& params, char** argv) {
     say(log_err, "no init found on the root filesystem (tried init=, /sbin/init, /etc/init, /bin/init, /bin/sh)");
 }
 
-
 // The load run and the wait for the root device, side by side: loads end,
 // uevents arrive (coldplug), and the device node appears, in any order.
 class BootRun {
@@ -244,8 +241,8 @@ private:
 // Waits for the device spec names (root= or resume=: what says which),
 // loads going on meanwhile: wait.delay_s first, then at most
 // wait.timeout_s, or for ever with wait.forever.
-bool wait_for_device(BootRun& run, const char* what, const RootSpec& spec, std::string_view shown,
-                     const RootWait& wait, char* device, size_t cap) {
+bool wait_for_device(BootRun& run, const char* what, const RootSpec& spec, std::string_view shown, const RootWait& wait,
+                     char* device, size_t cap) {
     unsigned long timeout = wait.timeout_s;
     uint64_t start = monotonic_ns();
     if (wait.delay_s > 0) {
@@ -324,8 +321,8 @@ void register_btrfs_members() {
         return;
     }
     log_message(log_notice, "btrfs: registered %u device%s", r.registered, r.registered == 1 ? "" : "s");
-    if (r.failed) say(log_err, "btrfs: %u device%s refused, first %s", r.failed, r.failed == 1 ? "" : "s",
-                      r.first_failure);
+    if (r.failed)
+        say(log_err, "btrfs: %u device%s refused, first %s", r.failed, r.failed == 1 ? "" : "s", r.first_failure);
 }
 
 } // namespace
@@ -384,10 +381,10 @@ RootWait root_wait(const KernelParams& params) {
     mount_if_missing("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
     open_console();
     Logger& lg = logger();
-    lg.program = "earlymod";  // not "init": the log says who speaks
+    lg.program = "earlymod"; // not "init": the log says who speaks
     lg.to_kmsg = true;
     lg.verbosity = log_notice;
-    lg.console_level = log_warning;  // a load that hangs is seen on the console
+    lg.console_level = log_warning; // a load that hangs is seen on the console
 
     FsRoot root;
     auto* boot = new (std::nothrow) BootSetup;

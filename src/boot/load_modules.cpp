@@ -1,15 +1,15 @@
 #include <errno.h>
 #include <fcntl.h>
-#include <unistd.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <new>
 
-#include "earlymod/boot.h"
-#include "earlymod/load_engine.h"
-#include "earlymod/output.h"
-#include "earlymod/text.h"
+#include "earlymod/boot/boot.h"
+#include "earlymod/engine/load_engine.h"
+#include "earlymod/util/output.h"
+#include "earlymod/util/text.h"
 
 namespace earlymod {
 
@@ -60,8 +60,8 @@ void LoadLog::handle(const Report& r) {
             return;
         }
         log_message(log_notice, "loaded %.*s (%s ms)", n, name, Millis(took, 1).c_str());
-        log_message(log_debug, "%.*s: started at %s ms since boot, took %s ms", n, name,
-                    Millis(r.start_ns, 3).c_str(), Millis(took, 3).c_str());
+        log_message(log_debug, "%.*s: started at %s ms since boot, took %s ms", n, name, Millis(r.start_ns, 3).c_str(),
+                    Millis(took, 3).c_str());
         return;
     case Outcome::present:
         ++totals_.present;
@@ -70,8 +70,8 @@ void LoadLog::handle(const Report& r) {
         return;
     case Outcome::blacklisted:
         ++totals_.benign;
-        log_message(device ? log_debug : log_notice, "%.*s is blacklisted (modprobe.d or modprobe.blacklist=), not loaded",
-                    n, name);
+        log_message(device ? log_debug : log_notice,
+                    "%.*s is blacklisted (modprobe.d or modprobe.blacklist=), not loaded", n, name);
         return;
     case Outcome::skipped: {
         if (device) {
@@ -81,13 +81,14 @@ void LoadLog::handle(const Report& r) {
             return;
         }
         bool failure = r.required && !failed_benignly(r.cause);
-        if (failure) ++totals_.failed;
-        else if (r.required) ++totals_.benign;
+        if (failure)
+            ++totals_.failed;
+        else if (r.required)
+            ++totals_.benign;
         log_message(failure ? log_err : log_warning, "%.*s skipped: %s", n, name, r.error.message());
         return;
     }
-    case Outcome::failed:
-        break;
+    case Outcome::failed: break;
     }
     int code = r.error.code();
     if (device) {
@@ -183,7 +184,7 @@ void submit_wanted(LoadEngine& engine, LoadLog& log, const Vec<std::string_view>
     for (std::string_view name : names) {
         Error why;
         if (!engine.submit(name, Origin::wanted, &why)) log.not_found(name, why);
-        engine.pump();  // what finished meanwhile lets what waits for it start
+        engine.pump(); // what finished meanwhile lets what waits for it start
     }
 }
 

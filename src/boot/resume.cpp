@@ -1,5 +1,5 @@
 // resume=, resume_offset=, noresume: see resume.h.
-#include "earlymod/resume.h"
+#include "earlymod/boot/resume.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -8,8 +8,8 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "earlymod/boot.h"
-#include "earlymod/output.h"
+#include "earlymod/boot/boot.h"
+#include "earlymod/util/output.h"
 
 namespace earlymod {
 
@@ -28,10 +28,14 @@ bool parse_offset(std::string_view s, uint64_t* out) {
     uint64_t v = 0;
     for (char c : s) {
         unsigned d;
-        if (c >= '0' && c <= '9') d = static_cast<unsigned>(c - '0');
-        else if (base == 16 && c >= 'a' && c <= 'f') d = static_cast<unsigned>(c - 'a' + 10);
-        else if (base == 16 && c >= 'A' && c <= 'F') d = static_cast<unsigned>(c - 'A' + 10);
-        else return false;
+        if (c >= '0' && c <= '9')
+            d = static_cast<unsigned>(c - '0');
+        else if (base == 16 && c >= 'a' && c <= 'f')
+            d = static_cast<unsigned>(c - 'a' + 10);
+        else if (base == 16 && c >= 'A' && c <= 'F')
+            d = static_cast<unsigned>(c - 'A' + 10);
+        else
+            return false;
         if (v > (UINT64_MAX - d) / base) return false;
         v = v * base + d;
     }
@@ -48,8 +52,7 @@ Error write_value(const char* dir, const char* leaf, const char* text) {
     if (fd < 0) return Error::make(errno, "%s: %s", path, strerror(errno));
     size_t n = strlen(text);
     ssize_t w;
-    while ((w = write(fd, text, n)) < 0 && errno == EINTR) {
-    }
+    while ((w = write(fd, text, n)) < 0 && errno == EINTR) {}
     int e = errno;
     close(fd);
     if (w < 0) return Error::make(e, "writing %s to %s: %s", text, path, strerror(e));
@@ -67,7 +70,8 @@ ResumeAsk resume_request(const KernelParams& params, unsigned long root_timeout_
     if (params.has("noresume") || !params.get("resume", &v) || v.empty()) return ResumeAsk::none;
     req->shown = v;
     if (!parse_root_spec(v, &req->device)) {
-        snprintf(why, cap, "resume=%.*s: not a form earlymod understands (/dev/NAME, UUID=, LABEL=, PARTUUID=, MAJ:MIN)",
+        snprintf(why, cap,
+                 "resume=%.*s: not a form earlymod understands (/dev/NAME, UUID=, LABEL=, PARTUUID=, MAJ:MIN)",
                  static_cast<int>(v.size()), v.data());
         return ResumeAsk::invalid;
     }

@@ -1,4 +1,4 @@
-#include "earlymod/root_device.h"
+#include "earlymod/boot/root_device.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -8,13 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/mount.h>  // BLKSSZGET (glibc and musl)
+#include <sys/mount.h> // BLKSSZGET (glibc and musl)
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "earlymod/files.h"
-#include "earlymod/text.h"
+#include "earlymod/util/files.h"
+#include "earlymod/util/text.h"
 
 namespace earlymod {
 
@@ -23,18 +23,22 @@ namespace {
 // GPT: the header fields read (the header may be longer), an entry's size
 // as this code reads it (the unique GUID is at 16), and the largest entry
 // size taken.
-constexpr size_t kGptHeaderSize = 92;
-constexpr uint32_t kGptEntrySize = 128;
-constexpr uint32_t kMaxGptEntrySize = 4096;
+constexpr size_t gpt_header_size = 92;
+constexpr uint32_t gpt_entry_size = 128;
+constexpr uint32_t max_gpt_entry_size = 4096;
 // Partition numbers a disk can have (the kernel's DISK_MAX_PARTS is 256;
 // GPT tables hold more entries than that, the kernel ignores the rest).
-constexpr unsigned long kMaxPartitionNumber = 65536;
+constexpr unsigned long max_partition_number = 65536;
 
-uint16_t le16(const unsigned char* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
+uint16_t le16(const unsigned char* p) {
+    return static_cast<uint16_t>(p[0] | (p[1] << 8));
+}
 uint32_t le32(const unsigned char* p) {
     return uint32_t(p[0]) | (uint32_t(p[1]) << 8) | (uint32_t(p[2]) << 16) | (uint32_t(p[3]) << 24);
 }
-uint64_t le64(const unsigned char* p) { return uint64_t(le32(p)) | (uint64_t(le32(p + 4)) << 32); }
+uint64_t le64(const unsigned char* p) {
+    return uint64_t(le32(p)) | (uint64_t(le32(p + 4)) << 32);
+}
 
 bool read_at(int fd, off_t off, unsigned char* buf, size_t n) {
     return pread(fd, buf, n, off) == static_cast<ssize_t>(n);
@@ -43,15 +47,13 @@ bool read_at(int fd, off_t off, unsigned char* buf, size_t n) {
 // 16 bytes as 8-4-4-4-12 hex; GPT and FAT-less forms swap the first three
 // fields (mixed endian) when mixed is set.
 void format_uuid(const unsigned char* b, bool mixed, char* out, size_t cap = 40) {
+    // The byte order to print: as stored, or the first three fields
+    // (4, 2 and 2 bytes) reversed.
+    static constexpr unsigned char as_stored[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    static constexpr unsigned char mixed_endian[16] = {3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15};
+    const unsigned char* order = mixed ? mixed_endian : as_stored;
     unsigned char u[16];
-    memcpy(u, b, 16);
-    if (mixed) {
-        unsigned char t;
-        t = u[0]; u[0] = u[3]; u[3] = t;
-        t = u[1]; u[1] = u[2]; u[2] = t;
-        t = u[4]; u[4] = u[5]; u[5] = t;
-        t = u[6]; u[6] = u[7]; u[7] = t;
-    }
+    for (int i = 0; i < 16; ++i) u[i] = b[order[i]];
     snprintf(out, cap, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2], u[3],
              u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
 }
@@ -59,7 +61,7 @@ void format_uuid(const unsigned char* b, bool mixed, char* out, size_t cap = 40)
 void copy_label(const unsigned char* p, size_t n, char* out, size_t cap) {
     size_t k = 0;
     for (; k < n && k + 1 < cap && p[k]; ++k) out[k] = static_cast<char>(p[k]);
-    while (k > 0 && out[k - 1] == ' ') --k;  // FAT pads with blanks
+    while (k > 0 && out[k - 1] == ' ') --k; // FAT pads with blanks
     out[k] = '\0';
 }
 
@@ -96,7 +98,9 @@ bool read_sys(const char* name, const char* leaf, char* buf, size_t cap) {
 }
 
 // Logical block sizes a disk may have: 512 to 64 KiB, powers of two.
-bool valid_block_size(uint64_t bs) { return bs >= 512 && bs <= 65536 && (bs & (bs - 1)) == 0; }
+bool valid_block_size(uint64_t bs) {
+    return bs >= 512 && bs <= 65536 && (bs & (bs - 1)) == 0;
+}
 
 // The device's logical block size (BLKSSZGET); for an image file, the
 // first of 512, 1024, 2048, 4096 where the GPT header is (LBA 1); else 512,
@@ -130,27 +134,27 @@ bool partition_uuid_at(int fd, unsigned long number, unsigned bs, char* out, siz
     }
     if (bs == 0) bs = logical_block_size(fd);
     if (!valid_block_size(bs)) return false;
-    unsigned char hdr[kGptHeaderSize];
+    unsigned char hdr[gpt_header_size];
     if (!read_at(fd, bs, hdr, sizeof hdr) || memcmp(hdr, "EFI PART", 8) != 0) return false;
     uint32_t header_size = le32(hdr + 12);
     uint64_t my_lba = le64(hdr + 24);
     uint64_t entries_lba = le64(hdr + 72);
     uint32_t count = le32(hdr + 80);
     uint32_t entry_size = le32(hdr + 84);
-    if (header_size < kGptHeaderSize || header_size > bs || my_lba != 1) return false;
+    if (header_size < gpt_header_size || header_size > bs || my_lba != 1) return false;
     // Entries are 128 bytes times a power of two (the kernel takes 128
     // only); the cap keeps the offset below from overflowing.
-    if (entry_size < kGptEntrySize || entry_size > kMaxGptEntrySize || (entry_size & (entry_size - 1)) != 0)
+    if (entry_size < gpt_entry_size || entry_size > max_gpt_entry_size || (entry_size & (entry_size - 1)) != 0)
         return false;
     if (number > count) return false;
     // The array lies after the header; the end of the entry read must be
     // an off_t.
-    const uint64_t limit = uint64_t(INT64_MAX) - kGptEntrySize;
+    const uint64_t limit = uint64_t(INT64_MAX) - gpt_entry_size;
     if (entries_lba < 2 || entries_lba > limit / bs) return false;
     uint64_t at = entries_lba * bs;
-    uint64_t skip = uint64_t(number - 1) * entry_size;  // number <= kMaxPartitionNumber: no overflow
+    uint64_t skip = uint64_t(number - 1) * entry_size; // number <= max_partition_number: no overflow
     if (skip > limit - at) return false;
-    unsigned char entry[kGptEntrySize];
+    unsigned char entry[gpt_entry_size];
     if (!read_at(fd, static_cast<off_t>(at + skip), entry, sizeof entry)) return false;
     format_uuid(entry + 16, true, out, cap);
     return true;
@@ -180,7 +184,7 @@ bool partition_uuid(const char* name, char* out, size_t cap) {
 
 bool read_partition_uuid(const char* disk, unsigned long number, unsigned block_size, char* out, size_t cap) {
     if (cap > 0) out[0] = '\0';
-    if (cap < 40 || number == 0 || number > kMaxPartitionNumber) return false;
+    if (cap < 40 || number == 0 || number > max_partition_number) return false;
     if (block_size != 0 && !valid_block_size(block_size)) return false;
     int fd = open(disk, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return false;
@@ -289,7 +293,10 @@ bool parse_root_spec(std::string_view root, RootSpec* spec) {
     unsigned long v = 0;
     if (hex.empty() || hex.size() > 8) return false;
     for (char c : hex) {
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        int d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
         if (d < 0) return false;
         v = v * 16 + static_cast<unsigned long>(d);
     }
@@ -332,8 +339,7 @@ bool find_root_device(const RootSpec& spec, char* buf, size_t cap) {
                                                 : std::string_view(id.label) == spec.value;
             break;
         }
-        case RootSpec::path:
-            break;
+        case RootSpec::path: break;
         }
         if (found) snprintf(buf, cap, "%s", dev);
         return found;
@@ -347,7 +353,7 @@ struct BtrfsVolArgs {
     int64_t fd;
     char name[4088];
 };
-constexpr unsigned long kBtrfsIocScanDev = _IOW(0x94, 4, BtrfsVolArgs);
+constexpr unsigned long btrfs_ioc_scan_dev = _IOW(0x94, 4, BtrfsVolArgs);
 static_assert(sizeof(BtrfsVolArgs) == 4096, "struct btrfs_ioctl_vol_args");
 
 BtrfsScan register_btrfs_devices(const char* control) {
@@ -365,7 +371,7 @@ BtrfsScan register_btrfs_devices(const char* control) {
         BtrfsVolArgs args;
         memset(&args, 0, sizeof args);
         snprintf(args.name, sizeof args.name, "%s", dev);
-        if (ioctl(cfd, kBtrfsIocScanDev, &args) == 0) {
+        if (ioctl(cfd, btrfs_ioc_scan_dev, &args) == 0) {
             ++r.registered;
         } else {
             ++r.failed;

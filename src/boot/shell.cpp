@@ -12,8 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "earlymod/command.h"
-#include "earlymod/output.h"
+#include "earlymod/engine/command.h"
+#include "earlymod/util/output.h"
 
 extern char** environ;
 
@@ -23,9 +23,12 @@ namespace {
 
 // How "/bin/sh exited" reads in the log.
 void describe_status(int status, char* out, size_t cap) {
-    if (WIFEXITED(status)) snprintf(out, cap, "status %d", WEXITSTATUS(status));
-    else if (WIFSIGNALED(status)) snprintf(out, cap, "killed by signal %d", WTERMSIG(status));
-    else snprintf(out, cap, "wait status %#x", static_cast<unsigned>(status));
+    if (WIFEXITED(status))
+        snprintf(out, cap, "status %d", WEXITSTATUS(status));
+    else if (WIFSIGNALED(status))
+        snprintf(out, cap, "killed by signal %d", WTERMSIG(status));
+    else
+        snprintf(out, cap, "wait status %#x", static_cast<unsigned>(status));
 }
 
 // Starts /bin/sh as a child on PID 1's console and waits for it. Returns
@@ -62,21 +65,19 @@ bool run_shell(int* status) {
     close(p[1]);
     int child_errno = 0;
     ssize_t n;
-    while ((n = read(p[0], &child_errno, sizeof child_errno)) < 0 && errno == EINTR) {
-    }
+    while ((n = read(p[0], &child_errno, sizeof child_errno)) < 0 && errno == EINTR) {}
     close(p[0]);
     // Only this child is waited for: waitpid(-1) could take the status of
     // an install command still running (command.h). Orphans the shell
     // leaves are reaped when it ends.
     pid_t w;
-    while ((w = waitpid(pid, status, 0)) < 0 && errno == EINTR) {
-    }
+    while ((w = waitpid(pid, status, 0)) < 0 && errno == EINTR) {}
     reap_orphans();
     if (n == static_cast<ssize_t>(sizeof child_errno)) {
         errno = child_errno;
         return false;
     }
-    if (w != pid) *status = 0;  // cannot happen: nothing else reaps it
+    if (w != pid) *status = 0; // cannot happen: nothing else reaps it
     return true;
 }
 
@@ -96,7 +97,8 @@ void say(int level, const char* fmt, ...) {
         if (fd >= 0) {
             char line[600];
             int n = snprintf(line, sizeof line, "earlymod: %s\n", msg);
-            if (n > 0) write_all(fd, line, static_cast<size_t>(n) < sizeof line ? static_cast<size_t>(n) : sizeof line - 1);
+            if (n > 0)
+                write_all(fd, line, static_cast<size_t>(n) < sizeof line ? static_cast<size_t>(n) : sizeof line - 1);
             close(fd);
         }
     }
@@ -131,13 +133,11 @@ void say(int level, const char* fmt, ...) {
         }
         say(log_err, "/bin/sh exited (%s) at once: starting it again in %u s", how, pause_s);
         struct timespec ts = {static_cast<time_t>(pause_s), 0};
-        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-        }
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
     }
     say(log_err, "no shell in the initramfs: waiting (the system cannot boot; power it off)");
     for (;;) pause();
 }
-
 
 BreakPoints break_points(const KernelParams& params) {
     BreakPoints b;

@@ -5,7 +5,7 @@
 // end it when the user leaves it.
 #pragma once
 
-#include "earlymod/boot.h"
+#include "earlymod/boot/boot.h"
 
 namespace earlymod {
 

@@ -8,9 +8,9 @@
 #include <new>
 
 #include "commands.h"
-#include "earlymod/boot.h"
-#include "earlymod/output.h"
-#include "earlymod/text.h"
+#include "earlymod/boot/boot.h"
+#include "earlymod/util/output.h"
+#include "earlymod/util/text.h"
 
 namespace earlymod {
 

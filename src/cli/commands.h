@@ -9,9 +9,9 @@
 
 #include <array>
 
-#include "earlymod/earlymod.h"
-#include "earlymod/output.h"
-#include "earlymod/text.h"
+#include "earlymod/engine/context.h"
+#include "earlymod/util/output.h"
+#include "earlymod/util/text.h"
 
 namespace earlymod {
 
@@ -41,9 +41,9 @@ inline bool parse_jobs(const char* arg, unsigned long* jobs) {
 // first.
 enum : int { run_opt_kmsg = 300, run_opt_sysroot = 301 };
 inline constexpr option run_long_options[] = {
-    {"dry-run", no_argument, nullptr, 'n'},    {"jobs", required_argument, nullptr, 'j'},
-    {"verbose", no_argument, nullptr, 'v'},    {"quiet", no_argument, nullptr, 'q'},
-    {"kmsg", no_argument, nullptr, run_opt_kmsg},  {"dirname", required_argument, nullptr, 'd'},
+    {"dry-run", no_argument, nullptr, 'n'},           {"jobs", required_argument, nullptr, 'j'},
+    {"verbose", no_argument, nullptr, 'v'},           {"quiet", no_argument, nullptr, 'q'},
+    {"kmsg", no_argument, nullptr, run_opt_kmsg},     {"dirname", required_argument, nullptr, 'd'},
     {"set-version", required_argument, nullptr, 'S'}, {"sysroot", required_argument, nullptr, run_opt_sysroot},
 };
 constexpr size_t n_run_long_options = sizeof run_long_options / sizeof run_long_options[0];
@@ -53,7 +53,7 @@ constexpr std::array<option, N + n_run_long_options + 1> with_run_options(const 
     std::array<option, N + n_run_long_options + 1> all{};
     for (size_t i = 0; i < n_run_long_options; ++i) all[i] = run_long_options[i];
     for (size_t i = 0; i < N; ++i) all[n_run_long_options + i] = own[i];
-    return all;  // the last entry stays zero: the end of the table
+    return all; // the last entry stays zero: the end of the table
 }
 
 enum class OptionUse { not_shared, used, bad };

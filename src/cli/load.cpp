@@ -7,10 +7,10 @@
 #include <new>
 
 #include "commands.h"
-#include "earlymod/boot.h"
-#include "earlymod/modules_load.h"
-#include "earlymod/output.h"
-#include "earlymod/text.h"
+#include "earlymod/boot/boot.h"
+#include "earlymod/config/modules_load.h"
+#include "earlymod/util/output.h"
+#include "earlymod/util/text.h"
 
 namespace earlymod {
 

@@ -8,9 +8,9 @@
 #include <unistd.h>
 
 #include "commands.h"
-#include "earlymod/boot.h"
-#include "earlymod/output.h"
-#include "earlymod/text.h"
+#include "earlymod/boot/boot.h"
+#include "earlymod/util/output.h"
+#include "earlymod/util/text.h"
 
 namespace {
 
@@ -64,8 +64,7 @@ struct Command {
 
 const Command commands[] = {
     {"modprobe", earlymod::run_modprobe}, {"load", earlymod::run_load},   {"coldplug", earlymod::run_coldplug},
-    {"insmod", earlymod::run_insmod},
-    {"rmmod", earlymod::run_rmmod},       {"lsmod", earlymod::run_lsmod},
+    {"insmod", earlymod::run_insmod},     {"rmmod", earlymod::run_rmmod}, {"lsmod", earlymod::run_lsmod},
     {"modinfo", earlymod::run_modinfo},
 };
 

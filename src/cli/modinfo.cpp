@@ -13,12 +13,12 @@
 #include <new>
 
 #include "commands.h"
-#include "earlymod/decompress.h"
-#include "earlymod/earlymod.h"
-#include "earlymod/files.h"
-#include "earlymod/modinfo.h"
-#include "earlymod/output.h"
-#include "earlymod/text.h"
+#include "earlymod/decompress/decompress.h"
+#include "earlymod/engine/context.h"
+#include "earlymod/index/modinfo.h"
+#include "earlymod/util/files.h"
+#include "earlymod/util/output.h"
+#include "earlymod/util/text.h"
 
 namespace earlymod {
 
@@ -76,7 +76,7 @@ struct Param {
 
 struct Printer {
     OutBuf& out;
-    const char* field;  // null: every field
+    const char* field; // null: every field
     char sep;
 
     void value(std::string_view v) { out.put(v.substr(0, v.find('\0'))).put(sep); }
@@ -111,12 +111,16 @@ bool add_param(Vec<Param>& params, std::string_view key, std::string_view value)
         if (!params.push(Param{name, {}, {}, false, false})) return false;
         p = &params.back();
     }
-    if (key == "parm") p->desc = rest, p->has_desc = true;
-    else p->type = rest, p->has_type = true;
+    if (key == "parm")
+        p->desc = rest, p->has_desc = true;
+    else
+        p->type = rest, p->has_type = true;
     return true;
 }
 
-void put_cut(OutBuf& out, std::string_view s) { out.put(s.substr(0, s.find('\0'))); }
+void put_cut(OutBuf& out, std::string_view s) {
+    out.put(s.substr(0, s.find('\0')));
+}
 
 void print_params(Printer& pr, const Vec<Param>& params, bool field_only) {
     for (size_t i = params.size(); i-- > 0;) {
@@ -160,11 +164,11 @@ private:
     Resolver& r_;
     FsRoot root_;
     Printer pr_;
-    Arena arena_;            // builtin modinfo, once
+    Arena arena_; // builtin modinfo, once
     MappedFile builtin_file_;
     bool builtin_read_ = false;
     Error builtin_error_;
-    MappedFile file_;        // the module being shown
+    MappedFile file_; // the module being shown
     Decompressed image_;
     ModuleSignature sig_;
     Vec<char> hex_key_, hex_sig_;
@@ -179,7 +183,7 @@ Error ModinfoCommand::file_strings(std::string_view path, bool on_host, Vec<Modi
         if (!root_.host_path(path, host, sizeof host))
             return Error::make(ENAMETOOLONG, "%.*s: path too long", static_cast<int>(path.size()), path.data());
     } else {
-        h = path.data();  // NUL-terminated: the resolver's buffer or argv
+        h = path.data(); // NUL-terminated: the resolver's buffer or argv
     }
     Error e = file_.open(h, path);
     if (!e.ok()) return e;
@@ -217,8 +221,8 @@ Error ModinfoCommand::module_strings(Module* m, std::string_view path, Vec<Modin
             std::string_view shown = arena_.concat(ctx_.moddir(), "/modules.builtin.modinfo");
             char host[4096];
             if (!root_.host_path(shown, host, sizeof host))
-                builtin_error_ = Error::make(ENAMETOOLONG, "%.*s: path too long", static_cast<int>(shown.size()),
-                                             shown.data());
+                builtin_error_ =
+                    Error::make(ENAMETOOLONG, "%.*s: path too long", static_cast<int>(shown.size()), shown.data());
             else
                 builtin_error_ = builtin_file_.open(host, shown);
         }
@@ -236,8 +240,10 @@ int ModinfoCommand::show(Module* m) {
     std::string_view filename = path;
     const char* field = pr_.field;
     if (path.empty()) {
-        if (!field) pr_.label("name:", m->name);
-        else if (strcmp(field, "name") == 0) pr_.value(m->name);
+        if (!field)
+            pr_.label("name:", m->name);
+        else if (strcmp(field, "name") == 0)
+            pr_.value(m->name);
         filename = "(builtin)";
     }
     if (field && strcmp(field, "filename") == 0) {
@@ -253,8 +259,8 @@ int ModinfoCommand::show(Module* m) {
         done_with_file();
         // kmod: an old kernel without modules.builtin.modinfo is no error.
         if (path.empty() && e.code() == ENOENT && r_.is_builtin(m)) return 0;
-        log_message(log_err, "could not get modinfo from '%.*s': %s", static_cast<int>(m->name.size()),
-                    m->name.data(), e.message());
+        log_message(log_err, "could not get modinfo from '%.*s': %s", static_cast<int>(m->name.size()), m->name.data(),
+                    e.message());
         return -1;
     }
     Vec<Param> params;
@@ -282,7 +288,7 @@ int ModinfoCommand::show(Module* m) {
         }
         if (!field) print_params(pr_, params, false);
     }
-    done_with_file();  // after printing: the entries point into the file
+    done_with_file(); // after printing: the entries point into the file
     if (status < 0) log_message(log_err, "Out of memory!");
     return status;
 }
@@ -324,14 +330,9 @@ int run_modinfo(int argc, char** argv) {
         case 'k': opt.kernel_release = optarg; break;
         case 'b': opt.root_dir = optarg; break;
         case opt_sysroot: opt.sysroot = optarg; break;
-        case 'V':
-            printf("earlymod version %s\n", EARLYMOD_VERSION);
-            return 0;
-        case 'h':
-            printf(modinfo_usage, usage_name("modinfo"));
-            return 0;
-        default:
-            return 1;  // getopt has said what was wrong
+        case 'V': printf("earlymod version %s\n", EARLYMOD_VERSION); return 0;
+        case 'h': printf(modinfo_usage, usage_name("modinfo")); return 0;
+        default: return 1; // getopt has said what was wrong
         }
     }
     if (optind >= argc) {

@@ -10,9 +10,9 @@
 #include <new>
 
 #include "commands.h"
-#include "earlymod/earlymod.h"
-#include "earlymod/output.h"
-#include "earlymod/text.h"
+#include "earlymod/engine/context.h"
+#include "earlymod/util/output.h"
+#include "earlymod/util/text.h"
 
 namespace earlymod {
 
@@ -161,13 +161,16 @@ int run_modprobe(int argc, char** argv) {
     Arena arena;
     argv = prepend_env_options(&argc, argv, argv_storage, arena);
 
-    optind = 0;  // 0: full reset, in glibc and musl alike (the tests call this repeatedly)
+    optind = 0; // 0: full reset, in glibc and musl alike (the tests call this repeatedly)
     lg.verbosity = log_warning;
     for (;;) {
         int c = getopt_long(argc, argv, "arRibfDcnC:d:S:sqvVh", modprobe_options, nullptr);
         if (c == -1) break;
         switch (c) {
-        case 'a': use_all = true; not_found_level = log_warning; break;
+        case 'a':
+            use_all = true;
+            not_found_level = log_warning;
+            break;
         case 'r': remove = true; break;
         case opt_remove_holders: opt.remove_holders = true; break;
         case opt_first_time: opt.first_time = true; break;
@@ -176,7 +179,11 @@ int run_modprobe(int argc, char** argv) {
         case 'f': opt.load_flags |= load_ignore_modversions | load_ignore_vermagic; break;
         case opt_force_modversion: opt.load_flags |= load_ignore_modversions; break;
         case opt_force_vermagic: opt.load_flags |= load_ignore_vermagic; break;
-        case 'D': opt.ignore_status = true; opt.dry_run = true; show = true; break;
+        case 'D':
+            opt.ignore_status = true;
+            opt.dry_run = true;
+            show = true;
+            break;
         case 'R': lookup_only = true; break;
         case 'c': show_config = true; break;
         case 'n': opt.dry_run = true; break;
@@ -184,17 +191,12 @@ int run_modprobe(int argc, char** argv) {
         case 'd': opt.root_dir = optarg; break;
         case 'S': opt.kernel_release = optarg; break;
         case opt_sysroot: opt.sysroot = optarg; break;
-        case 's': break;  // no syslog in early boot: messages stay on stderr
+        case 's': break; // no syslog in early boot: messages stay on stderr
         case 'q': lg.verbosity = log_emerg; break;
         case 'v': ++lg.verbosity; break;
-        case 'V':
-            printf("earlymod version %s\n", EARLYMOD_VERSION);
-            return 0;
-        case 'h':
-            printf(modprobe_usage, usage_name("modprobe"));
-            return 0;
-        default:
-            return 1;  // getopt has said what was wrong
+        case 'V': printf("earlymod version %s\n", EARLYMOD_VERSION); return 0;
+        case 'h': printf(modprobe_usage, usage_name("modprobe")); return 0;
+        default: return 1; // getopt has said what was wrong
         }
     }
     char** args = argv + optind;

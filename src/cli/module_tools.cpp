@@ -6,10 +6,10 @@
 #include <string.h>
 
 #include "commands.h"
-#include "earlymod/kernel.h"
-#include "earlymod/memory.h"
-#include "earlymod/output.h"
-#include "earlymod/text.h"
+#include "earlymod/kernel/kernel.h"
+#include "earlymod/util/memory.h"
+#include "earlymod/util/output.h"
+#include "earlymod/util/text.h"
 
 namespace earlymod {
 
@@ -18,9 +18,10 @@ int run_insmod(int argc, char** argv) {
     Logger& lg = logger();
     lg.level_tags = true;
     if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-        printf("Usage: %s FILE [PARAM=VALUE...]\nLoads one module file, without its dependencies.\n\n"
-               "Options:\n  -h, --help    show this help\n",
-               usage_name("insmod"));
+        printf(
+            "Usage: %s FILE [PARAM=VALUE...]\nLoads one module file, without its dependencies.\n\n"
+            "Options:\n  -h, --help    show this help\n",
+            usage_name("insmod"));
         return argc < 2 ? 1 : 0;
     }
     Vec<char> params;
@@ -44,12 +45,14 @@ int run_rmmod(int argc, char** argv) {
     bool force = false;
     int first = 1;
     for (; first < argc && argv[first][0] == '-'; ++first) {
-        if (strcmp(argv[first], "-f") == 0 || strcmp(argv[first], "--force") == 0) force = true;
+        if (strcmp(argv[first], "-f") == 0 || strcmp(argv[first], "--force") == 0)
+            force = true;
         else if (strcmp(argv[first], "-h") == 0 || strcmp(argv[first], "--help") == 0) {
-            printf("Usage: %s [-f] MODULE...\nUnloads modules (not their dependencies: see modprobe -r).\n\n"
-                   "Options:\n  -f, --force   unload even when in use (if the kernel allows forced unloading)\n"
-                   "  -h, --help    show this help\n",
-                   usage_name("rmmod"));
+            printf(
+                "Usage: %s [-f] MODULE...\nUnloads modules (not their dependencies: see modprobe -r).\n\n"
+                "Options:\n  -f, --force   unload even when in use (if the kernel allows forced unloading)\n"
+                "  -h, --help    show this help\n",
+                usage_name("rmmod"));
             return 0;
         } else {
             log_message(log_err, "unknown option %s", argv[first]);

@@ -1,8 +1,8 @@
 // Which configuration files are read, and in which order.
-#include "earlymod/config.h"
-#include "earlymod/config_dirs.h"
-#include "earlymod/output.h"
-#include "earlymod/text.h"
+#include "earlymod/config/config.h"
+#include "earlymod/util/config_dirs.h"
+#include "earlymod/util/output.h"
+#include "earlymod/util/text.h"
 
 namespace earlymod {
 
@@ -10,8 +10,8 @@ namespace earlymod {
 // merged-/usr system it is /lib/modprobe.d under another name, and a file
 // name seen twice is read once).
 const char* const default_modprobe_dirs[] = {
-    "/etc/modprobe.d", "/run/modprobe.d", "/usr/local/lib/modprobe.d", "/usr/lib/modprobe.d", "/lib/modprobe.d",
-    nullptr,
+    "/etc/modprobe.d",     "/run/modprobe.d", "/usr/local/lib/modprobe.d",
+    "/usr/lib/modprobe.d", "/lib/modprobe.d", nullptr,
 };
 
 namespace {
@@ -39,14 +39,14 @@ void Config::load(const FsRoot& root, const std::string_view* paths, size_t n_pa
         char host[4096];
         if (!root.host_path(f.path, host, sizeof host)) continue;
         std::string_view text;
-        if (!read_optional_file(host, f.path, arena_, &text)) continue;  // vanished or unreadable: kmod skips it
+        if (!read_optional_file(host, f.path, arena_, &text)) continue; // vanished or unreadable: kmod skips it
         parse(text, f.path);
     }
     if (cmdline) {
         char host[4096];
         char buf[4096];
         if (root.host_path(cmdline, host, sizeof host) && read_small_file(host, buf, sizeof buf) >= 0)
-            parse_kernel_cmdline(buf);
+            parse_cmdline_options(buf);
     }
 }
 

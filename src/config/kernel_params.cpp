@@ -1,12 +1,12 @@
-#include "earlymod/kernel_params.h"
+#include "earlymod/config/kernel_params.h"
 
 #include <string.h>
 
 #include <algorithm>
 
-#include "earlymod/config_dirs.h"
-#include "earlymod/output.h"
-#include "earlymod/text.h"
+#include "earlymod/util/config_dirs.h"
+#include "earlymod/util/output.h"
+#include "earlymod/util/text.h"
 
 namespace earlymod {
 
@@ -78,8 +78,8 @@ void KernelParams::load(const FsRoot& root) {
     char host[4096];
     // dracut: /etc/cmdline.d/*.conf in name order, then /etc/cmdline.
     Vec<ConfigFile> files;
-    add_config_dir(root, arena_, "/etc/cmdline.d", [](std::string_view name) { return ends_with(name, ".conf"); },
-                   files);
+    add_config_dir(
+        root, arena_, "/etc/cmdline.d", [](std::string_view name) { return ends_with(name, ".conf"); }, files);
     sort_config_files(files);
     for (const ConfigFile& f : files) {
         std::string_view text;

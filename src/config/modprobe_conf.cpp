@@ -1,9 +1,9 @@
 // The modprobe.d language: one directive per logical line.
 #include <string.h>
 
-#include "earlymod/config.h"
-#include "earlymod/output.h"
-#include "earlymod/text.h"
+#include "earlymod/config/config.h"
+#include "earlymod/util/output.h"
+#include "earlymod/util/text.h"
 
 namespace earlymod {
 
@@ -69,16 +69,16 @@ void Config::parse(std::string_view text, std::string_view shown) {
         if (!complete) ++physical;
         lineno += physical;
         if (line.size() > max_config_line_bytes) {
-            log_message(log_err, "%.*s line %u: line longer than %zu bytes, the limit: line ignored", sn,
-                        shown.data(), lineno, max_config_line_bytes);
+            log_message(log_err, "%.*s line %u: line longer than %zu bytes, the limit: line ignored", sn, shown.data(),
+                        lineno, max_config_line_bytes);
             continue;
         }
         if (!line.push('\0')) return;
         size_t len = strlen(line.data());
         if (len + 1 != line.size() && !warned_nul) {
             // Like kmod, the rest of the line after a NUL byte is not seen.
-            log_message(log_warning, "%.*s line %u: NUL byte, rest of the line ignored",
-                        static_cast<int>(shown.size()), shown.data(), lineno);
+            log_message(log_warning, "%.*s line %u: NUL byte, rest of the line ignored", static_cast<int>(shown.size()),
+                        shown.data(), lineno);
             warned_nul = true;
         }
         parse_line(line.data(), len, shown, lineno);
@@ -148,8 +148,8 @@ void Config::parse_line(char* line, size_t len, std::string_view shown, unsigned
         // that is never loaded. Nothing to do at load time.
         return;
     } else if (strcmp(cmd, "include") == 0 || strcmp(cmd, "config") == 0) {
-        log_message(log_err, "%.*s: command %s is deprecated and not parsed anymore",
-                    static_cast<int>(shown.size()), shown.data(), cmd);
+        log_message(log_err, "%.*s: command %s is deprecated and not parsed anymore", static_cast<int>(shown.size()),
+                    shown.data(), cmd);
         return;
     }
     log_message(log_err, "%.*s line %u: ignoring bad line starting with '%s'", static_cast<int>(shown.size()),
@@ -171,7 +171,7 @@ void Config::add_softdep(std::string_view module, std::string_view spec, std::st
                 if (!lists[k]) return;
             }
         }
-        int mode = -1;  // -1: before "pre:"/"post:", 0: pre, 1: post
+        int mode = -1; // -1: before "pre:"/"post:", 0: pre, 1: post
         uint32_t n[2] = {0, 0};
         const char* p = spec.data();
         const char* end = p + spec.size();
@@ -181,8 +181,10 @@ void Config::add_softdep(std::string_view module, std::string_view spec, std::st
             const char* b = p;
             while (p < end && !is_space(*p)) ++p;
             std::string_view tok(b, static_cast<size_t>(p - b));
-            if (tok == "pre:") mode = 0;
-            else if (tok == "post:") mode = 1;
+            if (tok == "pre:")
+                mode = 0;
+            else if (tok == "post:")
+                mode = 1;
             else if (mode >= 0) {
                 if (pass == 1) lists[mode][n[mode]] = arena_.dup(tok);
                 ++n[mode];
@@ -215,8 +217,10 @@ void Config::index_softdeps() const {
     for (; softdeps_indexed_ < softdeps.size(); ++softdeps_indexed_) {
         const ConfigSoftdep& d = softdeps[softdeps_indexed_];
         uint32_t i = static_cast<uint32_t>(softdeps_indexed_);
-        if (d.glob) softdep_globs_.push(i);
-        else softdep_by_name_.insert(d.module, i);  // keeps the first
+        if (d.glob)
+            softdep_globs_.push(i);
+        else
+            softdep_by_name_.insert(d.module, i); // keeps the first
     }
 }
 

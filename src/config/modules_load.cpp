@@ -1,17 +1,17 @@
-#include "earlymod/modules_load.h"
+#include "earlymod/config/modules_load.h"
 
 #include <errno.h>
 #include <string.h>
 
-#include "earlymod/config_dirs.h"
-#include "earlymod/output.h"
-#include "earlymod/text.h"
+#include "earlymod/util/config_dirs.h"
+#include "earlymod/util/output.h"
+#include "earlymod/util/text.h"
 
 namespace earlymod {
 
 const char* const modules_load_dirs[] = {
-    "/etc/modules-load.d", "/run/modules-load.d", "/usr/local/lib/modules-load.d", "/usr/lib/modules-load.d",
-    "/lib/modules-load.d", nullptr,
+    "/etc/modules-load.d",     "/run/modules-load.d", "/usr/local/lib/modules-load.d",
+    "/usr/lib/modules-load.d", "/lib/modules-load.d", nullptr,
 };
 
 void WantedModules::add(std::string_view name) {
@@ -78,7 +78,8 @@ bool WantedModules::add_from_file(const FsRoot& root, std::string_view path) {
 void WantedModules::add_from_dirs(const FsRoot& root) {
     Vec<ConfigFile> files;
     for (const char* const* dir = modules_load_dirs; *dir; ++dir)
-        add_config_dir(root, arena_, *dir, [](std::string_view name) { return ends_with(name, ".conf"); }, files);
+        add_config_dir(
+            root, arena_, *dir, [](std::string_view name) { return ends_with(name, ".conf"); }, files);
     sort_config_files(files);
     for (const ConfigFile& f : files)
         if (!f.masked) add_from_file(root, f.path);

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include <earlymod/decompress.h>
+#include <earlymod/decompress/decompress.h>
 
 namespace earlymod::dz {
 
@@ -20,13 +20,11 @@ struct CrcTable {
     T v[256];
 };
 template <typename T, T poly>
-constexpr CrcTable<T> make_crc_table()
-{
+constexpr CrcTable<T> make_crc_table() {
     CrcTable<T> t{};
     for (uint32_t i = 0; i < 256; i++) {
         T c = i;
-        for (int k = 0; k < 8; k++)
-            c = (c >> 1) ^ (poly & (T(0) - (c & 1)));
+        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (poly & (T(0) - (c & 1)));
         t.v[i] = c;
     }
     return t;
@@ -37,15 +35,15 @@ constexpr CrcTable<T> make_crc_table()
 // buf and only need checking against the start of the current window.
 struct Out {
     u8* buf = nullptr;
-    size_t len = 0;   // bytes written
-    size_t cap = 0;   // bytes allocated
-    size_t limit = 0; // caller's max_output: len never exceeds it
+    size_t len = 0;                 // bytes written
+    size_t cap = 0;                 // bytes allocated
+    size_t limit = 0;               // caller's max_output: len never exceeds it
     DecodeBudget* budget = nullptr; // cap bytes are reserved from it
 };
 
-inline constexpr const char* kErrTooBig = "decompressed data exceeds the size limit";
-inline constexpr const char* kErrNoMem = "out of memory";
-inline constexpr const char* kErrBudget =
+inline constexpr const char* err_too_big = "decompressed data exceeds the size limit";
+inline constexpr const char* err_no_memory = "out of memory";
+inline constexpr const char* err_budget =
     "out of decompression memory (the budget shared by the modules decompressed at once)";
 
 // Slow path of out_reserve (decompress.cpp): grow by doubling, never past
@@ -54,22 +52,26 @@ inline constexpr const char* kErrBudget =
 const char* out_grow(Out& o, size_t extra);
 
 // Make room for `extra` more bytes. Returns null or an error message.
-inline const char* out_reserve(Out& o, size_t extra)
-{
-    if (o.cap - o.len >= extra)
-        return nullptr;
+inline const char* out_reserve(Out& o, size_t extra) {
+    if (o.cap - o.len >= extra) return nullptr;
     return out_grow(o, extra);
 }
 
-inline uint32_t le16(const u8* p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
-inline uint32_t le32(const u8* p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+inline uint32_t le16(const u8* p) {
+    return static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8;
 }
-inline uint64_t le64(const u8* p) { return le32(p) | (uint64_t)le32(p + 4) << 32; }
+inline uint32_t le32(const u8* p) {
+    return static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 | static_cast<uint32_t>(p[2]) << 16 |
+           static_cast<uint32_t>(p[3]) << 24;
+}
+inline uint64_t le64(const u8* p) {
+    return le32(p) | static_cast<uint64_t>(le32(p + 4)) << 32;
+}
 
 // Index of the highest set bit (x != 0).
-inline unsigned highbit(uint32_t x) { return 31u - (unsigned)__builtin_clz(x); }
+inline unsigned highbit(uint32_t x) {
+    return 31u - static_cast<unsigned>(__builtin_clz(x));
+}
 
 // CRC-32 (IEEE 802.3, reflected, as used by gzip and xz). Chainable: pass
 // the previous result, starting from 0.

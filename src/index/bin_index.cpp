@@ -9,9 +9,9 @@
 #include <errno.h>
 #include <string.h>
 
-#include "earlymod/index.h"
-#include "earlymod/output.h"
-#include "earlymod/text.h"
+#include "earlymod/index/index.h"
+#include "earlymod/util/output.h"
+#include "earlymod/util/text.h"
 #include "index_order.h"
 
 namespace earlymod {
@@ -33,8 +33,8 @@ uint32_t be32(const unsigned char* p) {
 
 struct BinIndex::Node {
     uint32_t offset = 0;
-    std::string_view prefix{"", 0};  // never a null pointer: it is memcpy'd
-    unsigned first = 1, last = 0;          // no children when first > last
+    std::string_view prefix{"", 0}; // never a null pointer: it is memcpy'd
+    unsigned first = 1, last = 0;   // no children when first > last
     const unsigned char* children = nullptr;
     uint32_t value_count = 0;
     const unsigned char* values = nullptr; // first {priority, string} record
@@ -94,28 +94,46 @@ bool BinIndex::read_node(uint32_t ref, uint32_t parent_offset, Node* node) {
     size_t p = off;
     if (ref & flag_prefix) {
         const void* nul = memchr(data_ + p, 0, size_ - p);
-        if (!nul) { corrupt_ = true; return false; }
+        if (!nul) {
+            corrupt_ = true;
+            return false;
+        }
         size_t len = static_cast<const unsigned char*>(nul) - (data_ + p);
         node->prefix = {reinterpret_cast<const char*>(data_ + p), len};
         p += len + 1;
     }
     if (ref & flag_childs) {
-        if (p + 2 > size_) { corrupt_ = true; return false; }
+        if (p + 2 > size_) {
+            corrupt_ = true;
+            return false;
+        }
         node->first = data_[p];
         node->last = data_[p + 1];
         p += 2;
-        if (node->first > node->last) { corrupt_ = true; return false; }
+        if (node->first > node->last) {
+            corrupt_ = true;
+            return false;
+        }
         size_t count = node->last - node->first + 1;
-        if (p + 4 * count > size_) { corrupt_ = true; return false; }
+        if (p + 4 * count > size_) {
+            corrupt_ = true;
+            return false;
+        }
         node->children = data_ + p;
         p += 4 * count;
     }
     if (ref & flag_values) {
-        if (p + 4 > size_) { corrupt_ = true; return false; }
+        if (p + 4 > size_) {
+            corrupt_ = true;
+            return false;
+        }
         node->value_count = be32(data_ + p);
         p += 4;
         // Each record takes at least 5 bytes: cheap guard against huge counts.
-        if (node->value_count > (size_ - p) / 5) { corrupt_ = true; return false; }
+        if (node->value_count > (size_ - p) / 5) {
+            corrupt_ = true;
+            return false;
+        }
         node->values = data_ + p;
     }
     // The node's bytes up to its values (add_values counts those), and one
@@ -150,12 +168,12 @@ bool for_each_value(const unsigned char* p, uint32_t count, const unsigned char*
 // so results come out in the same order. Bracket expressions, escapes and
 // non-ASCII bytes are left to the enumerate-and-fnmatch walk.
 struct BinIndex::Subject {
-    static constexpr size_t max_len = 255;  // bits 0..255
+    static constexpr size_t max_len = 255; // bits 0..255
     using Bits = KeyBits;
     std::string_view key;
-    uint8_t slot[128];   // char -> 1 + index into masks, 0 if absent from key
-    Bits masks[64];      // positions holding that char
-    Bits valid;          // positions 0..n-1 (a character can be consumed)
+    uint8_t slot[128]; // char -> 1 + index into masks, 0 if absent from key
+    Bits masks[64];    // positions holding that char
+    Bits valid;        // positions 0..n-1 (a character can be consumed)
     unsigned n;
 
     bool init(std::string_view k) {
@@ -222,8 +240,8 @@ struct BinIndex::Subject {
     static bool needs_enumeration(unsigned char c) { return c == '[' || c == '\\' || c >= 128; }
 };
 
-void BinIndex::search_nfa(const Node& node, size_t j, KeyBits set, char* buf, size_t used,
-                          const Subject& sub, size_t entry, Vec<IndexValue>& out, int depth) {
+void BinIndex::search_nfa(const Node& node, size_t j, KeyBits set, char* buf, size_t used, const Subject& sub,
+                          size_t entry, Vec<IndexValue>& out, int depth) {
     if (depth > max_depth || used + (node.prefix.size() - j) + 1 >= max_key) {
         corrupt_ = true;
         return;
@@ -302,13 +320,14 @@ bool BinIndex::find(std::string_view key, std::string_view* value) {
                 if (p + 4 > end) corrupt_ = true;
                 return false;
             }
-            p += 8;  // the count, then the first value's priority
+            p += 8; // the count, then the first value's priority
             const void* nul = memchr(p, 0, static_cast<size_t>(end - p));
             if (!nul) {
                 corrupt_ = true;
                 return false;
             }
-            *value = {reinterpret_cast<const char*>(p), static_cast<size_t>(static_cast<const unsigned char*>(nul) - p)};
+            *value = {reinterpret_cast<const char*>(p),
+                      static_cast<size_t>(static_cast<const unsigned char*>(nul) - p)};
             return true;
         }
         unsigned ch = static_cast<unsigned char>(key[i]);
@@ -356,8 +375,8 @@ void BinIndex::search_node(Node node, std::string_view key, Vec<IndexValue>& out
     // Enters the subtree below a wildcard that starts at key position at.
     auto wild = [&](const Node& n, size_t j, size_t at, size_t used) {
         if (nfa && !Subject::needs_enumeration(static_cast<unsigned char>(buf[0]))) {
-            Subject::Bits set = sub.step(Subject::single(static_cast<unsigned>(at)),
-                                         static_cast<unsigned char>(buf[0]));
+            Subject::Bits set =
+                sub.step(Subject::single(static_cast<unsigned>(at)), static_cast<unsigned char>(buf[0]));
             if (!Subject::empty(set)) search_nfa(n, j, set, buf, used, sub, at, out, 0);
         } else {
             search_all(n, j, buf, used, key.substr(at), out, 0);

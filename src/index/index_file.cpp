@@ -4,8 +4,8 @@
 #include <errno.h>
 #include <stdio.h>
 
-#include "earlymod/index.h"
-#include "earlymod/output.h"
+#include "earlymod/index/index.h"
+#include "earlymod/util/output.h"
 
 namespace earlymod {
 

@@ -8,7 +8,7 @@
 
 #include <algorithm>
 
-#include "earlymod/index.h"
+#include "earlymod/index/index.h"
 
 namespace earlymod {
 

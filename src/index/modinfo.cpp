@@ -1,7 +1,7 @@
 // The .modinfo section and the appended signature of a module file, and
 // modules.builtin.modinfo (see modinfo.h). Every read goes through a
 // bounds check against the buffer's length.
-#include "earlymod/modinfo.h"
+#include "earlymod/index/modinfo.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -41,7 +41,7 @@ struct Section {
 // Section idx's header, with its bytes inside the file; false otherwise.
 bool section_info(const Elf& elf, uint64_t table, uint64_t idx, Section* s) {
     uint64_t entry = elf.is64 ? 64 : 40;
-    uint64_t h = table + idx * entry;  // the table was checked to fit
+    uint64_t h = table + idx * entry; // the table was checked to fit
     uint64_t name, off, sz;
     bool ok = elf.is64 ? elf.get(h, 4, &name) && elf.get(h + 24, 8, &off) && elf.get(h + 32, 8, &sz)
                        : elf.get(h, 4, &name) && elf.get(h + 16, 4, &off) && elf.get(h + 20, 4, &sz);
@@ -62,12 +62,18 @@ Error read_modinfo(const unsigned char* data, size_t size, std::string_view show
     if (size <= ei_nident || memcmp(data, elf_magic, sizeof elf_magic) != 0)
         return Error::make(ENOEXEC, "%.*s: not an ELF file", sl, sn);
     Elf elf{data, size, false, false};
-    if (data[4] == 1) elf.is64 = false;
-    else if (data[4] == 2) elf.is64 = true;
-    else return Error::make(EINVAL, "%.*s: unknown ELF class %u", sl, sn, data[4]);
-    if (data[5] == 1) elf.msb = false;
-    else if (data[5] == 2) elf.msb = true;
-    else return Error::make(EINVAL, "%.*s: unknown ELF data encoding %u", sl, sn, data[5]);
+    if (data[4] == 1)
+        elf.is64 = false;
+    else if (data[4] == 2)
+        elf.is64 = true;
+    else
+        return Error::make(EINVAL, "%.*s: unknown ELF class %u", sl, sn, data[4]);
+    if (data[5] == 1)
+        elf.msb = false;
+    else if (data[5] == 2)
+        elf.msb = true;
+    else
+        return Error::make(EINVAL, "%.*s: unknown ELF data encoding %u", sl, sn, data[5]);
     uint64_t ehdr = elf.is64 ? 64 : 52, entry = elf.is64 ? 64 : 40;
     if (size <= ehdr) return Error::make(EINVAL, "%.*s: truncated ELF header", sl, sn);
 
@@ -107,13 +113,12 @@ Error read_modinfo(const unsigned char* data, size_t size, std::string_view show
         uint64_t name;
         bool bad = !section_info(elf, shoff, i, &info);
         if (bad) {
-            if (elf.get(h, 4, &name) && name < names.size &&
-                strcmp(names_text.data() + name, ".modinfo") == 0)
+            if (elf.get(h, 4, &name) && name < names.size && strcmp(names_text.data() + name, ".modinfo") == 0)
                 skipped = true;
             continue;
         }
         if (info.name >= names.size) continue;
-        found = strcmp(names_text.data() + info.name, ".modinfo") == 0;  // names end in a NUL
+        found = strcmp(names_text.data() + info.name, ".modinfo") == 0; // names end in a NUL
     }
     if (!found) {
         if (skipped) return Error::make(EINVAL, "%.*s: .modinfo section past the end of the file", sl, sn);
@@ -123,7 +128,7 @@ Error read_modinfo(const unsigned char* data, size_t size, std::string_view show
     const char* s = reinterpret_cast<const char*>(data + info.offset);
     size_t n = info.size;
     if (n == 0) return {};
-    while (n > 1 && s[0] == '\0') ++s, --n;  // leading zero padding
+    while (n > 1 && s[0] == '\0') ++s, --n; // leading zero padding
     if (n <= 1) return {};
     size_t i = 0;
     while (i < n) {
@@ -134,8 +139,10 @@ Error read_modinfo(const unsigned char* data, size_t size, std::string_view show
         if (str.empty()) continue;
         size_t eq = str.find('=');
         ModinfoEntry e;
-        if (eq == std::string_view::npos) e = {str, std::string_view(str.data() + str.size(), 0)};
-        else e = {str.substr(0, eq), str.substr(eq + 1)};
+        if (eq == std::string_view::npos)
+            e = {str, std::string_view(str.data() + str.size(), 0)};
+        else
+            e = {str.substr(0, eq), str.substr(eq + 1)};
         if (!out.push(e)) return Error::make(ENOMEM, "%.*s: out of memory", sl, sn);
     }
     return {};
@@ -150,17 +157,18 @@ Error read_builtin_modinfo(std::string_view text, std::string_view module, std::
         text = nul == std::string_view::npos ? std::string_view{} : text.substr(nul + 1);
         size_t dot = rec.find('.');
         if (dot == std::string_view::npos)
-            return Error::make(EINVAL, "%.*s: a record without a module name prefix", name_len(shown),
-                               shown.data());
+            return Error::make(EINVAL, "%.*s: a record without a module name prefix", name_len(shown), shown.data());
         if (rec.size() <= module.size() || rec.substr(0, module.size()) != module || rec[module.size()] != '.') {
-            if (matched) break;  // the module's records are contiguous
+            if (matched) break; // the module's records are contiguous
             continue;
         }
         std::string_view kv = rec.substr(module.size() + 1);
         size_t eq = kv.find('=');
         ModinfoEntry e;
-        if (eq == std::string_view::npos) e = {kv, std::string_view(kv.data() + kv.size(), 0)};
-        else e = {kv.substr(0, eq), kv.substr(eq + 1)};
+        if (eq == std::string_view::npos)
+            e = {kv, std::string_view(kv.data() + kv.size(), 0)};
+        else
+            e = {kv.substr(0, eq), kv.substr(eq + 1)};
         if (!out.push(e)) return Error::make(ENOMEM, "out of memory");
         ++matched;
     }
@@ -246,7 +254,7 @@ bool oid_name(Der oid, char* buf, size_t cap, std::string_view* out) {
     uint64_t v = 0;
     bool first = true;
     for (size_t i = 0; i < oid.n; ++i) {
-        if (v >> 56) return false;  // an arc past 64 bits
+        if (v >> 56) return false; // an arc past 64 bits
         v = (v << 7) | (oid.p[i] & 0x7f);
         if (oid.p[i] & 0x80) continue;
         char arc[48];
@@ -301,14 +309,14 @@ bool parse_pkcs7(Der der, ModuleSignature* sig) {
         !explicit0.expect(tag_seq, &sd))
         return false;
     if (!sd.expect(tag_integer, &skip) || !sd.expect(tag_set, &skip) || !sd.expect(tag_seq, &skip)) return false;
-    sd.skip_if(tag_ctx0);  // certificates
-    sd.skip_if(tag_ctx1);  // crls
+    sd.skip_if(tag_ctx0); // certificates
+    sd.skip_if(tag_ctx1); // crls
     if (!sd.expect(tag_set, &infos) || !infos.expect(tag_seq, &si)) return false;
     if (!si.expect(tag_integer, &skip) || !si.expect(tag_seq, &ias) || !ias.expect(tag_seq, &issuer) ||
         !ias.expect(tag_integer, &serial) || !si.expect(tag_seq, &digest_alg) ||
         !digest_alg.expect(tag_oid, &digest_oid))
         return false;
-    si.skip_if(tag_ctx0);  // authenticated attributes
+    si.skip_if(tag_ctx0); // authenticated attributes
     if (!si.expect(tag_seq, &skip) || !si.expect(tag_octets, &enc)) return false;
 
     if (!issuer_name(issuer, &sig->signer)) return false;
@@ -356,7 +364,7 @@ bool read_module_signature(const unsigned char* data, size_t size, ModuleSignatu
     out->signature = {reinterpret_cast<const char*>(sig), sig_len};
     out->key_id = {reinterpret_cast<const char*>(sig - key_len), key_len};
     std::string_view signer(reinterpret_cast<const char*>(sig - key_len - signer_len), signer_len);
-    out->signer = signer.substr(0, signer.find('\0'));  // kmod prints it as a C string
+    out->signer = signer.substr(0, signer.find('\0')); // kmod prints it as a C string
     out->hash_algo = hashes[hash];
     return true;
 }

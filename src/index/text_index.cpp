@@ -10,9 +10,9 @@
 
 #include <algorithm>
 
-#include "earlymod/index.h"
-#include "earlymod/output.h"
-#include "earlymod/text.h"
+#include "earlymod/index/index.h"
+#include "earlymod/util/output.h"
+#include "earlymod/util/text.h"
 #include "index_order.h"
 
 namespace earlymod {
@@ -27,8 +27,8 @@ public:
     explicit BadLines(std::string_view shown) : shown_(shown) {}
     ~BadLines() {
         if (count_ > max_reported_bad_lines)
-            log_message(log_warning, "%.*s: %zu more bad lines skipped", static_cast<int>(shown_.size()),
-                        shown_.data(), count_ - max_reported_bad_lines);
+            log_message(log_warning, "%.*s: %zu more bad lines skipped", static_cast<int>(shown_.size()), shown_.data(),
+                        count_ - max_reported_bad_lines);
     }
     BadLines(const BadLines&) = delete;
     BadLines& operator=(const BadLines&) = delete;
@@ -120,7 +120,7 @@ Error TextIndex::load(IndexKind kind, std::string_view text, std::string_view sh
     if (kind == IndexKind::builtin_alias) return load_builtin_modinfo(text, shown);
     if (more_items_than(text, '\n', max_index_lines)) return too_many(shown, "lines");
     bool has_nul = memchr(text.data(), 0, text.size()) != nullptr;
-    StrMap<uint32_t> module_order;  // alias files: module -> priority
+    StrMap<uint32_t> module_order; // alias files: module -> priority
     size_t lineno = 0;
     BadLines bad(shown);
     std::string_view line;
@@ -161,7 +161,7 @@ Error TextIndex::load(IndexKind kind, std::string_view text, std::string_view sh
             e.value = kind == IndexKind::dep ? line : std::string_view{};
             bool inserted = false;
             uint32_t* slot = by_key_.insert(e.key, static_cast<uint32_t>(entries_.size()), &inserted);
-            if (!slot || !inserted) continue;  // first entry wins, as in the .bin
+            if (!slot || !inserted) continue; // first entry wins, as in the .bin
             entries_.push(e);
             continue;
         }
@@ -246,7 +246,7 @@ unsigned TextIndex::times_found(std::string_view p, std::string_view q) const {
     unsigned count = 0;
     for (size_t i = 0;; ++i) {
         if (i == p.size()) {
-            if (i == q.size()) ++count;  // the literal walk ends on p
+            if (i == q.size()) ++count; // the literal walk ends on p
             break;
         }
         char c = p[i];
@@ -274,14 +274,15 @@ void TextIndex::search(std::string_view key, Vec<IndexValue>& out) const {
     struct Hit {
         uint32_t entry;
         uint32_t times;
-        uint32_t node;  // the first hit of the same pattern
+        uint32_t node; // the first hit of the same pattern
     };
     Vec<Hit> hits;
     bool plain = key.find_first_of("*?[") == std::string_view::npos;
     for (uint16_t len : prefix_lengths_) {
         if (len > key.size()) continue;
         uint64_t* chain = chains_.find(key.substr(0, len));
-        for (uint32_t k = chain ? static_cast<uint32_t>(*chain >> 32) : UINT32_MAX; k != UINT32_MAX; k = entries_[k].next) {
+        for (uint32_t k = chain ? static_cast<uint32_t>(*chain >> 32) : UINT32_MAX; k != UINT32_MAX;
+             k = entries_[k].next) {
             ++steps_;
             const Entry& e = entries_[k];
             unsigned times = e.key.size() == len && plain ? (e.key == key ? 1 : 0) : times_found(e.key, key);

@@ -8,8 +8,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "earlymod/kernel.h"
-#include "earlymod/decompress.h"
+#include "earlymod/decompress/decompress.h"
+#include "earlymod/kernel/kernel.h"
 
 namespace earlymod {
 
@@ -61,17 +61,19 @@ Compression LinuxKernel::kernel_compression() {
             read_small_file(path, buf, sizeof buf) > 0) {
             std::string_view s(buf);
             while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.remove_suffix(1);
-            if (s == "xz") found = Compression::xz;
-            else if (s == "gzip") found = Compression::gzip;
-            else if (s == "zstd") found = Compression::zstd;
+            if (s == "xz")
+                found = Compression::xz;
+            else if (s == "gzip")
+                found = Compression::gzip;
+            else if (s == "zstd")
+                found = Compression::zstd;
         }
     }
     __atomic_store_n(&kernel_compression_, static_cast<int>(found) + 1, __ATOMIC_RELEASE);
     return found;
 }
 
-Error LinuxKernel::load(const char* host_path, std::string_view shown_path, std::string_view params,
-                        unsigned flags) {
+Error LinuxKernel::load(const char* host_path, std::string_view shown_path, std::string_view params, unsigned flags) {
     int shown_len = static_cast<int>(shown_path.size());
     char* args = static_cast<char*>(malloc(params.size() + 1));
     if (!args) return Error::make(ENOMEM, "out of memory loading %.*s", shown_len, shown_path.data());
@@ -132,13 +134,14 @@ Error LinuxKernel::load(const char* host_path, std::string_view shown_path, std:
             }
             long rc = sys_init_module(image, size, args);
             e = rc < 0 ? errno : 0;
-            d.release();  // the kernel has its copy
+            d.release(); // the kernel has its copy
             munmap(map, static_cast<size_t>(st.st_size));
         }
     }
     close(fd);
     free(args);
-    if (e) return Error::make(e, "could not load %.*s: %s", shown_len, shown_path.data(), strerror(e)).at(Stage::kernel);
+    if (e)
+        return Error::make(e, "could not load %.*s: %s", shown_len, shown_path.data(), strerror(e)).at(Stage::kernel);
     return {};
 }
 
@@ -160,8 +163,7 @@ ModuleState LinuxKernel::state(std::string_view name) {
     char buf[32];
     long n = read_small_file(path, buf, sizeof buf);
     if (n < 0) {
-        if (sys_module_path(root_, name, nullptr, path, sizeof path) && is_directory(path))
-            return ModuleState::coming;
+        if (sys_module_path(root_, name, nullptr, path, sizeof path) && is_directory(path)) return ModuleState::coming;
         return ModuleState::absent;
     }
     std::string_view s(buf, static_cast<size_t>(n));

@@ -1,4 +1,4 @@
-#include "earlymod/resolver.h"
+#include "earlymod/plan/resolver.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -7,8 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "earlymod/output.h"
-#include "earlymod/text.h"
+#include "earlymod/util/output.h"
+#include "earlymod/util/text.h"
 
 namespace earlymod {
 
@@ -148,9 +148,9 @@ void Resolver::parse_dep_line(Module* m, std::string_view line) {
             log_message(log_err,
                         "%.*s: refusing dependency %.*s of module %.*s: its path is %zu bytes long, more than the "
                         "limit of %zu",
-                        static_cast<int>(shown.size()), shown.data(), static_cast<int>(d->name.size()),
-                        d->name.data(), static_cast<int>(m->name.size()), m->name.data(),
-                        paths_.moddir_shown.size() + 1 + dep.size(), max_module_path);
+                        static_cast<int>(shown.size()), shown.data(), static_cast<int>(d->name.size()), d->name.data(),
+                        static_cast<int>(m->name.size()), m->name.data(), paths_.moddir_shown.size() + 1 + dep.size(),
+                        max_module_path);
             m->unusable = true;
             return;
         }
@@ -160,15 +160,15 @@ void Resolver::parse_dep_line(Module* m, std::string_view line) {
         }
         if (!d) {
             log_message(log_err, "%.*s: unusable dependency '%.*s%s' of module %.*s (name too long, or out of memory)",
-                        static_cast<int>(shown.size()), shown.data(), dep.size() > 80 ? 80 : static_cast<int>(dep.size()),
-                        dep.data(), dep.size() > 80 ? "..." : "", static_cast<int>(m->name.size()), m->name.data());
+                        static_cast<int>(shown.size()), shown.data(),
+                        dep.size() > 80 ? 80 : static_cast<int>(dep.size()), dep.data(), dep.size() > 80 ? "..." : "",
+                        static_cast<int>(m->name.size()), m->name.data());
             m->unusable = true;
             return;
         }
         if (d == m) {
             log_message(log_warning, "%.*s: module %.*s depends on itself; dependency ignored",
-                        static_cast<int>(shown.size()), shown.data(), static_cast<int>(m->name.size()),
-                        m->name.data());
+                        static_cast<int>(shown.size()), shown.data(), static_cast<int>(m->name.size()), m->name.data());
             continue;
         }
         deps.push(d);
@@ -196,8 +196,10 @@ bool Resolver::path_fits(std::string_view relpath) const {
 void Resolver::load_deps(Module* m) {
     if (m->dep_done) return;
     std::string_view line;
-    if (index(IndexKind::dep).find(m->name, &line)) parse_dep_line(m, line);
-    else m->dep_done = true;
+    if (index(IndexKind::dep).find(m->name, &line))
+        parse_dep_line(m, line);
+    else
+        m->dep_done = true;
 }
 
 std::string_view Resolver::path(const Module* m, char* buf, size_t cap) const {
@@ -301,8 +303,7 @@ Error Resolver::lookup(std::string_view given, Vec<Module*>& out) {
     char buf[4096];
     std::string_view name;
     if (given.size() >= sizeof buf || !normalize_alias(given, buf, sizeof buf, &name))
-        return Error::make(EINVAL, "invalid module name or alias '%.*s'", static_cast<int>(given.size()),
-                           given.data());
+        return Error::make(EINVAL, "invalid module name or alias '%.*s'", static_cast<int>(given.size()), given.data());
     size_t start = out.size();
 
     // 1. modprobe.d aliases.
@@ -497,9 +498,8 @@ void Resolver::warn_if_cycle(Module* m, Module* d) {
         d->cycle_reported = m->cycle_reported = true;
         std::string_view shown = index(IndexKind::dep).shown_name();
         log_message(log_err, "%.*s: dependency cycle: %.*s needs %.*s, which needs %.*s",
-                    static_cast<int>(shown.size()), shown.data(), static_cast<int>(m->name.size()),
-                    m->name.data(), static_cast<int>(d->name.size()), d->name.data(),
-                    static_cast<int>(m->name.size()), m->name.data());
+                    static_cast<int>(shown.size()), shown.data(), static_cast<int>(m->name.size()), m->name.data(),
+                    static_cast<int>(d->name.size()), d->name.data(), static_cast<int>(m->name.size()), m->name.data());
     }
 }
 

@@ -1,4 +1,4 @@
-#include "earlymod/config_dirs.h"
+#include "earlymod/util/config_dirs.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -10,8 +10,8 @@
 
 #include <algorithm>
 
-#include "earlymod/output.h"
-#include "earlymod/text.h"
+#include "earlymod/util/output.h"
+#include "earlymod/util/text.h"
 
 namespace earlymod {
 
@@ -19,7 +19,7 @@ namespace {
 
 void add_file(Vec<ConfigFile>& files, const ConfigFile& f) {
     for (const ConfigFile& g : files)
-        if (g.name == f.name) return;  // the earlier directory wins
+        if (g.name == f.name) return; // the earlier directory wins
     files.push(f);
 }
 
@@ -40,8 +40,10 @@ void add_config_dir(const FsRoot& root, Arena& arena, std::string_view dir, bool
     // One open tells a directory from a file (and from nothing at all).
     int fd = open(host, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) {
-        if (errno == ENOTDIR) add_file(files, {path_basename(dir), dir, false});
-        else if (errno != ENOENT) log_message(log_err, "could not open directory %.*s: %s", dl, dir.data(), strerror(errno));
+        if (errno == ENOTDIR)
+            add_file(files, {path_basename(dir), dir, false});
+        else if (errno != ENOENT)
+            log_message(log_err, "could not open directory %.*s: %s", dl, dir.data(), strerror(errno));
         return;
     }
     Vec<ConfigFile> found;
@@ -62,7 +64,7 @@ void add_config_dir(const FsRoot& root, Arena& arena, std::string_view dir, bool
             std::string_view name = e->name;
             if (name.empty() || name[0] == '.' || !wanted(name)) continue;
             std::string_view full = arena.concat(dir, "/", name);
-            if (full.empty()) continue;  // out of memory: said by the arena's owner
+            if (full.empty()) continue; // out of memory: said by the arena's owner
             bool masked = e->type == DT_LNK && links_to_dev_null(fd, e->name);
             bool is_dir = e->type == DT_DIR;
             if (!masked && (e->type == DT_UNKNOWN || e->type == DT_LNK)) {

@@ -1,4 +1,4 @@
-#include "earlymod/error.h"
+#include "earlymod/util/error.h"
 
 #include <stdarg.h>
 #include <stdio.h>

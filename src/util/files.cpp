@@ -1,12 +1,12 @@
-#include "earlymod/files.h"
+#include "earlymod/util/files.h"
 
-#include "earlymod/memory.h"
-#include "earlymod/output.h"
+#include "earlymod/util/memory.h"
+#include "earlymod/util/output.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
-#include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -32,7 +32,7 @@ bool FsRoot::host_path(std::string_view inside, char* buf, size_t cap) const {
         if (fd < 0) {
             rel[0] = '\0';
             if (inside.size() >= sizeof rel) return false;
-            memcpy(rel, inside.data() + 1, inside.size() - 1);  // no root: nothing to resolve in
+            memcpy(rel, inside.data() + 1, inside.size() - 1); // no root: nothing to resolve in
             rel[inside.size() - 1] = '\0';
         } else {
             bool ok = resolve_in_root(fd, inside, rel, sizeof rel);
@@ -68,7 +68,7 @@ bool keep_rest(char* out, size_t len, size_t cap, std::string_view rest) {
 } // namespace
 
 bool resolve_in_root(int root_fd, std::string_view path, char* out, size_t cap) {
-    constexpr int max_links = 40;  // the kernel's limit (MAXSYMLINKS)
+    constexpr int max_links = 40; // the kernel's limit (MAXSYMLINKS)
     if (cap == 0) {
         errno = ENAMETOOLONG;
         return false;
@@ -92,7 +92,7 @@ bool resolve_in_root(int root_fd, std::string_view path, char* out, size_t cap) 
         std::string_view name = rest.substr(0, slash);
         rest = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
         if (name.empty() || name == ".") continue;
-        if (name == "..") {  // at the root it stays there, as "/.." does
+        if (name == "..") { // at the root it stays there, as "/.." does
             while (len > 0 && out[len - 1] != '/') --len;
             if (len > 0) --len;
             out[len] = '\0';
@@ -279,7 +279,7 @@ Error read_whole_file(const char* host, std::string_view shown, Arena& arena, st
     while (got < size) {
         ssize_t r = read(fd, buf + got, size - got);
         if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) break;  // the file shrank: take what there is
+        if (r <= 0) break; // the file shrank: take what there is
         got += static_cast<size_t>(r);
     }
     close(fd);

@@ -1,4 +1,4 @@
-#include "earlymod/memory.h"
+#include "earlymod/util/memory.h"
 
 namespace earlymod {
 
@@ -11,8 +11,12 @@ constexpr size_t first_chunk = 8 * 1024;
 constexpr size_t max_chunk = 256 * 1024;
 } // namespace
 
-bool memory_exhausted() { return __atomic_load_n(&g_exhausted, __ATOMIC_RELAXED); }
-void note_memory_exhausted() { __atomic_store_n(&g_exhausted, true, __ATOMIC_RELAXED); }
+bool memory_exhausted() {
+    return __atomic_load_n(&g_exhausted, __ATOMIC_RELAXED);
+}
+void note_memory_exhausted() {
+    __atomic_store_n(&g_exhausted, true, __ATOMIC_RELAXED);
+}
 
 Arena::~Arena() {
     while (head_) {
@@ -65,8 +69,7 @@ std::string_view Arena::dup(std::string_view s) {
     return concat(s, {});
 }
 
-std::string_view Arena::concat(std::string_view a, std::string_view b,
-                               std::string_view c, std::string_view d) {
+std::string_view Arena::concat(std::string_view a, std::string_view b, std::string_view c, std::string_view d) {
     size_t n = a.size() + b.size() + c.size() + d.size();
     char* p = static_cast<char*>(alloc(n + 1, 1));
     if (!p) return {};
@@ -94,7 +97,7 @@ uint32_t hash_bytes(std::string_view s) {
         n -= 8;
     }
     uint64_t w = 0;
-    if (n) memcpy(&w, p, n);  // p may be null when n is 0
+    if (n) memcpy(&w, p, n); // p may be null when n is 0
     h = (h ^ w) * 0xC4CEB9FE1A85EC53ull;
     h ^= h >> 32;
     return static_cast<uint32_t>(h);

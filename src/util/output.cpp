@@ -1,4 +1,4 @@
-#include "earlymod/output.h"
+#include "earlymod/util/output.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -50,7 +50,8 @@ OutBuf& OutBuf::printf(const char* fmt, ...) {
     va_start(ap, fmt);
     int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
-    if (n > 0) put(std::string_view(tmp, static_cast<size_t>(n) < sizeof tmp ? static_cast<size_t>(n) : sizeof tmp - 1));
+    if (n > 0)
+        put(std::string_view(tmp, static_cast<size_t>(n) < sizeof tmp ? static_cast<size_t>(n) : sizeof tmp - 1));
     return *this;
 }
 
@@ -67,6 +68,8 @@ uint64_t monotonic_ns() {
 }
 
 Millis::Millis(uint64_t ns, int decimals) {
+    if (decimals < 0) decimals = 0;
+    if (decimals > 9) decimals = 9; // nanoseconds: no more digits to show
     uint64_t scale = 1;
     for (int i = 0; i < decimals; ++i) scale *= 10;
     // Round to the last decimal shown.
@@ -86,7 +89,9 @@ Logger& logger() {
 
 static const char* level_tag(int level) {
     switch (level) {
-    case log_emerg: case log_alert: case log_crit: return "FATAL: ";
+    case log_emerg:
+    case log_alert:
+    case log_crit: return "FATAL: ";
     case log_err: return "ERROR: ";
     case log_warning: return "WARNING: ";
     case log_notice: return "NOTICE: ";
@@ -101,8 +106,8 @@ void log_vmessage(int level, const char* fmt, va_list ap) {
     char line[1024];
     size_t n = 0;
     if (lg.to_kmsg) n += static_cast<size_t>(snprintf(line, sizeof line, "<%d>", level));
-    n += static_cast<size_t>(snprintf(line + n, sizeof line - n, "%s: %s", lg.program,
-                                      lg.level_tags ? level_tag(level) : ""));
+    n += static_cast<size_t>(
+        snprintf(line + n, sizeof line - n, "%s: %s", lg.program, lg.level_tags ? level_tag(level) : ""));
     if (n < sizeof line) {
         int m = vsnprintf(line + n, sizeof line - n, fmt, ap);
         if (m > 0) n += static_cast<size_t>(m);

@@ -8,22 +8,42 @@
 
 // Allocation failure returns null rather than throwing or aborting: every
 // caller checks, since PID 1 must not die.
-void* operator new(size_t size) { return malloc(size ? size : 1); }
-void* operator new[](size_t size) { return malloc(size ? size : 1); }
-void* operator new(size_t size, const std::nothrow_t&) noexcept { return malloc(size ? size : 1); }
-void* operator new[](size_t size, const std::nothrow_t&) noexcept { return malloc(size ? size : 1); }
-void operator delete(void* p) noexcept { free(p); }
-void operator delete[](void* p) noexcept { free(p); }
-void operator delete(void* p, size_t) noexcept { free(p); }
-void operator delete[](void* p, size_t) noexcept { free(p); }
+void* operator new(size_t size) {
+    return malloc(size ? size : 1);
+}
+void* operator new[](size_t size) {
+    return malloc(size ? size : 1);
+}
+void* operator new(size_t size, const std::nothrow_t&) noexcept {
+    return malloc(size ? size : 1);
+}
+void* operator new[](size_t size, const std::nothrow_t&) noexcept {
+    return malloc(size ? size : 1);
+}
+void operator delete(void* p) noexcept {
+    free(p);
+}
+void operator delete[](void* p) noexcept {
+    free(p);
+}
+void operator delete(void* p, size_t) noexcept {
+    free(p);
+}
+void operator delete[](void* p, size_t) noexcept {
+    free(p);
+}
 
 extern "C" {
 // Called if a pure virtual function is reached: a bug, never expected.
 // Spin-free: leave the process (never happens in PID 1 in practice).
-void __cxa_pure_virtual() { _Exit(127); }
+void __cxa_pure_virtual() {
+    _Exit(127);
+}
 // Static objects with destructors register here; earlymod leaves their
 // cleanup to process exit.
-int __cxa_atexit(void (*)(void*), void*, void*) { return 0; }
+int __cxa_atexit(void (*)(void*), void*, void*) {
+    return 0;
+}
 }
 
 namespace std {

@@ -1,4 +1,4 @@
-#include "earlymod/text.h"
+#include "earlymod/util/text.h"
 
 #include <fnmatch.h>
 #include <string.h>
@@ -224,7 +224,7 @@ bool starts_with(std::string_view s, std::string_view prefix) {
 
 bool more_items_than(std::string_view text, char sep, size_t max) {
     size_t n = 0;
-    for (const char* p = text.data(), *end = p + text.size(); p < end; ++n) {
+    for (const char *p = text.data(), *end = p + text.size(); p < end; ++n) {
         if (n >= max) return true;
         const char* s = static_cast<const char*>(memchr(p, sep, static_cast<size_t>(end - p)));
         if (!s) break;

@@ -21,9 +21,9 @@
 #include <string>
 #include <vector>
 
-#include "earlymod/index.h"
-#include "earlymod/output.h"
-#include "earlymod/text.h"
+#include "earlymod/index/index.h"
+#include "earlymod/util/output.h"
+#include "earlymod/util/text.h"
 #include "fuzz_common.h"
 #include "fuzz_trie.h"
 
@@ -32,7 +32,7 @@ using namespace earlymod;
 namespace {
 
 struct Alias {
-    std::string pattern;  // normalised
+    std::string pattern; // normalised
     std::string module;
     uint32_t priority;
 };
@@ -106,13 +106,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
 
     TextIndex idx;
-    (void)idx.load(IndexKind::alias, text, "modules.alias");  // damaged input may fail: what was read is still checked
+    (void)idx.load(IndexKind::alias, text, "modules.alias"); // damaged input may fail: what was read is still checked
 
     std::vector<Alias> aliases = parse_aliases(text);
     bool depmod_ok = aliases.size() <= 4000;
     for (const Alias& a : aliases)
-        depmod_ok = depmod_ok && fuzz::RefTrie::is_depmod_string(a.pattern) &&
-                    fuzz::RefTrie::is_depmod_string(a.module);
+        depmod_ok =
+            depmod_ok && fuzz::RefTrie::is_depmod_string(a.pattern) && fuzz::RefTrie::is_depmod_string(a.module);
     fuzz::RefTrie ref;
     std::string bin;
     BinIndex bidx;
@@ -148,7 +148,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             FUZZ_CHECK2(q.find_first_of("*?[") != std::string_view::npos, q, std::string_view{});
             FUZZ_CHECK(bidx.last_walk_work() + 8192 >= bin_walk_work_per_byte * (bin.size() + 1));
             // Reopened (it opened once already): the next query starts sound.
-            FUZZ_CHECK(bidx.open(reinterpret_cast<const unsigned char*>(bin.data()), bin.size(), "modules.alias.bin").ok());
+            FUZZ_CHECK(
+                bidx.open(reinterpret_cast<const unsigned char*>(bin.data()), bin.size(), "modules.alias.bin").ok());
         } else {
             FUZZ_CHECK2(got_bin == model, q, show(got_bin) + "| libkmod: " + show(model));
         }
@@ -157,7 +158,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
     // modules.builtin.modinfo form: the whole input, NUL-separated records.
     TextIndex builtin;
-    (void)builtin.load(IndexKind::builtin_alias, input, "modules.builtin.modinfo");  // damaged input may fail: what was read is still checked
+    (void)builtin.load(IndexKind::builtin_alias, input,
+                       "modules.builtin.modinfo"); // damaged input may fail: what was read is still checked
     for (std::string_view q : queries) {
         Vec<IndexValue> out;
         builtin.search(q, out);

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "earlymod/index.h"
-#include "earlymod/output.h"
+#include "earlymod/index/index.h"
+#include "earlymod/util/output.h"
 #include "fuzz_common.h"
 
 using namespace earlymod;
@@ -25,7 +25,7 @@ uint32_t be32(const uint8_t* p) {
 struct Walker {
     const uint8_t* data;
     size_t size;
-    std::vector<std::pair<std::string, std::string>> found;  // key, first value
+    std::vector<std::pair<std::string, std::string>> found; // key, first value
     size_t budget = 20000;
 
     void walk(uint32_t ref, uint32_t parent, std::string& key) {
@@ -54,8 +54,7 @@ struct Walker {
             size_t v = p + 8;
             size_t e = v;
             while (e < size && data[e]) ++e;
-            if (e < size)
-                found.emplace_back(key, std::string(reinterpret_cast<const char*>(data + v), e - v));
+            if (e < size) found.emplace_back(key, std::string(reinterpret_cast<const char*>(data + v), e - v));
         }
         for (unsigned ch = first; ch <= last && found.size() < 64; ++ch) {
             key.push_back(static_cast<char>(ch));

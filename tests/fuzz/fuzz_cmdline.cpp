@@ -1,5 +1,5 @@
 // The kernel command line, both ways earlymod reads it:
-//   Config::parse_kernel_cmdline()  kmod's rules (mod.param=, modprobe.blacklist=)
+//   Config::parse_cmdline_options()  kmod's rules (mod.param=, modprobe.blacklist=)
 //   KernelParams::parse()           the kernel's own splitting (root=, rd.modules_load=...)
 // then get/has/list on every key found and on the keys boot code asks for,
 // WantedModules::add_from_cmdline() and parse_root_spec().
@@ -8,11 +8,11 @@
 // returns the last value, list() items are non-empty and comma-free.
 #include <string>
 
-#include "earlymod/config.h"
-#include "earlymod/kernel_params.h"
-#include "earlymod/modules_load.h"
-#include "earlymod/output.h"
-#include "earlymod/root_device.h"
+#include "earlymod/boot/root_device.h"
+#include "earlymod/config/config.h"
+#include "earlymod/config/kernel_params.h"
+#include "earlymod/config/modules_load.h"
+#include "earlymod/util/output.h"
 #include "fuzz_common.h"
 
 using namespace earlymod;
@@ -20,9 +20,26 @@ using namespace earlymod;
 namespace {
 
 const char* const boot_keys[] = {
-    "root", "rootfstype", "rootflags", "init", "ro", "rw", "rootwait", "rootdelay", "rd.modules_load",
-    "modules_load", "rd.driver.pre", "rdloaddriver", "earlymodules", "module_blacklist", "earlymod.debug",
-    "earlymod.jobs", "earlymod.coldplug", "earlymod.roottimeout", "modprobe.blacklist", "quiet",
+    "root",
+    "rootfstype",
+    "rootflags",
+    "init",
+    "ro",
+    "rw",
+    "rootwait",
+    "rootdelay",
+    "rd.modules_load",
+    "modules_load",
+    "rd.driver.pre",
+    "rdloaddriver",
+    "earlymodules",
+    "module_blacklist",
+    "earlymod.debug",
+    "earlymod.jobs",
+    "earlymod.coldplug",
+    "earlymod.roottimeout",
+    "modprobe.blacklist",
+    "quiet",
 };
 
 void check_key(const KernelParams& params, std::string_view key) {
@@ -50,7 +67,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string_view text = fuzz::as_text(data, size);
 
     Config conf;
-    conf.parse_kernel_cmdline(text);
+    conf.parse_cmdline_options(text);
     {
         OutBuf sink(fuzz::devnull());
         conf.show(sink);

@@ -21,13 +21,15 @@
 #include <string_view>
 #include <vector>
 
-#include "earlymod/output.h"
-#include "earlymod/text.h"
+#include "earlymod/util/output.h"
+#include "earlymod/util/text.h"
 
 namespace fuzz {
 
 // Logging is stderr output: silence it (a fuzzer runs millions of inputs).
-inline void quiet() { earlymod::logger().verbosity = -1; }
+inline void quiet() {
+    earlymod::logger().verbosity = -1;
+}
 
 inline std::string_view as_text(const uint8_t* data, size_t size) {
     return {reinterpret_cast<const char*>(data), size};
@@ -38,15 +40,16 @@ inline int devnull() {
     return fd;
 }
 
-[[noreturn]] inline void fail(const char* file, int line, const char* what, std::string_view a,
-                              std::string_view b) {
+[[noreturn]] inline void fail(const char* file, int line, const char* what, std::string_view a, std::string_view b) {
     fprintf(stderr, "%s:%d: fuzz check failed: %s\n", file, line, what);
     auto show = [](const char* name, std::string_view s) {
         if (s.data() == nullptr) return;
         fprintf(stderr, "  %s (%zu bytes): \"", name, s.size());
         for (unsigned char c : s.substr(0, 512)) {
-            if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') fputc(c, stderr);
-            else fprintf(stderr, "\\x%02x", c);
+            if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
+                fputc(c, stderr);
+            else
+                fprintf(stderr, "\\x%02x", c);
         }
         fprintf(stderr, "\"%s\n", s.size() > 512 ? "..." : "");
     };
@@ -57,13 +60,13 @@ inline int devnull() {
 
 // FUZZ_CHECK(cond): abort with a message when cond is false;
 // FUZZ_CHECK2(cond, a, b) also prints the two strings a and b.
-#define FUZZ_CHECK(cond)                                                              \
-    do {                                                                              \
-        if (!(cond)) ::fuzz::fail(__FILE__, __LINE__, #cond, {}, {});                 \
+#define FUZZ_CHECK(cond)                                              \
+    do {                                                              \
+        if (!(cond)) ::fuzz::fail(__FILE__, __LINE__, #cond, {}, {}); \
     } while (0)
-#define FUZZ_CHECK2(cond, a, b)                                                       \
-    do {                                                                              \
-        if (!(cond)) ::fuzz::fail(__FILE__, __LINE__, #cond, (a), (b));               \
+#define FUZZ_CHECK2(cond, a, b)                                         \
+    do {                                                                \
+        if (!(cond)) ::fuzz::fail(__FILE__, __LINE__, #cond, (a), (b)); \
     } while (0)
 
 // Splits at '\n' (the last piece may lack it).
@@ -117,8 +120,8 @@ inline bool libc_fnmatch(std::string_view pattern, std::string_view s) {
 inline bool checked_glob_match(std::string_view pattern, std::string_view s) {
     bool got = earlymod::glob_match(pattern, s);
     if (fnmatch_is_cheap(pattern, s) && got != libc_fnmatch(pattern, s))
-        fail(__FILE__, __LINE__, got ? "glob_match() matches where fnmatch() does not"
-                                     : "fnmatch() matches where glob_match() does not",
+        fail(__FILE__, __LINE__,
+             got ? "glob_match() matches where fnmatch() does not" : "fnmatch() matches where glob_match() does not",
              pattern, s);
     return got;
 }

@@ -6,7 +6,7 @@
 // release() gives the budget back all it took.
 #include <string.h>
 
-#include "earlymod/decompress.h"
+#include "earlymod/decompress/decompress.h"
 #include "fuzz_common.h"
 
 using namespace earlymod;

@@ -7,9 +7,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "earlymod/index.h"
-#include "earlymod/output.h"
-#include "earlymod/text.h"
+#include "earlymod/index/index.h"
+#include "earlymod/util/output.h"
+#include "earlymod/util/text.h"
 #include "fuzz_common.h"
 
 using namespace earlymod;
@@ -43,7 +43,7 @@ std::unordered_map<std::string, std::string_view> expected_names(std::string_vie
 void check(IndexKind kind, std::string_view text, const char* shown) {
     bool dep = kind == IndexKind::dep;
     TextIndex idx;
-    (void)idx.load(kind, text, shown);  // damaged input may fail: what was read is still checked
+    (void)idx.load(kind, text, shown); // damaged input may fail: what was read is still checked
     auto expected = expected_names(text, dep);
     size_t checked = 0;
     for (const auto& [name, line] : expected) {

@@ -17,15 +17,15 @@
 
 #include <string>
 
-#include "earlymod/root_device.h"
+#include "earlymod/boot/root_device.h"
 #include "fuzz_common.h"
 
 using namespace earlymod;
 
 namespace {
 
-const unsigned kBlockSizes[16] = {512, 1024, 2048, 4096, 0, 8192, 65536, 512,
-                                  1, 511, 513, 1000, 3072, 4095, 131072, 0x80000000u};
+const unsigned kBlockSizes[16] = {512, 1024, 2048, 4096, 0,    8192, 65536,  512,
+                                  1,   511,  513,  1000, 3072, 4095, 131072, 0x80000000u};
 
 uint64_t le(const uint8_t* p, int n) {
     uint64_t v = 0;
@@ -33,7 +33,9 @@ uint64_t le(const uint8_t* p, int n) {
     return v;
 }
 
-bool pow2(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
+bool pow2(uint64_t v) {
+    return v != 0 && (v & (v - 1)) == 0;
+}
 
 std::string model(const uint8_t* img, size_t n, unsigned long number, unsigned bs) {
     // The bytes [off, off + len) when the image has them all.
@@ -71,8 +73,8 @@ std::string model(const uint8_t* img, size_t n, unsigned long number, unsigned b
     const uint8_t* e = get((unsigned __int128)entries_lba * bs + (unsigned __int128)(number - 1) * entry_size, 128);
     if (!e) return "";
     const uint8_t* g = e + 16;
-    snprintf(out, sizeof out, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", g[3], g[2],
-             g[1], g[0], g[5], g[4], g[7], g[6], g[8], g[9], g[10], g[11], g[12], g[13], g[14], g[15]);
+    snprintf(out, sizeof out, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", g[3], g[2], g[1],
+             g[0], g[5], g[4], g[7], g[6], g[8], g[9], g[10], g[11], g[12], g[13], g[14], g[15]);
     return out;
 }
 

@@ -9,7 +9,7 @@
 // more a full line.
 #include <string.h>
 
-#include "earlymod/modinfo.h"
+#include "earlymod/index/modinfo.h"
 #include "fuzz_common.h"
 
 using namespace earlymod;
@@ -68,7 +68,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     first = first.substr(0, first.find('\0'));
     Vec<ModinfoEntry> builtin;
     Error b = read_builtin_modinfo(text, first, "modules.builtin.modinfo", builtin);
-    (void)b;  // entries found before a bad record stay; the caller drops them
+    (void)b; // entries found before a bad record stay; the caller drops them
     check_entries(builtin, data, size);
     return 0;
 }

@@ -4,8 +4,8 @@
 // found by its own name; blacklisted names are blacklisted.
 #include <string>
 
-#include "earlymod/config.h"
-#include "earlymod/output.h"
+#include "earlymod/config/config.h"
+#include "earlymod/util/output.h"
 #include "fuzz_common.h"
 
 using namespace earlymod;

@@ -5,8 +5,8 @@
 #include <string>
 #include <unordered_set>
 
-#include "earlymod/modules_load.h"
-#include "earlymod/text.h"
+#include "earlymod/config/modules_load.h"
+#include "earlymod/util/text.h"
 #include "fuzz_common.h"
 
 using namespace earlymod;

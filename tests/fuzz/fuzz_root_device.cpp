@@ -9,7 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "earlymod/root_device.h"
+#include "earlymod/boot/root_device.h"
 #include "fuzz_common.h"
 
 using namespace earlymod;

@@ -11,7 +11,7 @@
 
 #include <string>
 
-#include "earlymod/boot.h"
+#include "earlymod/boot/boot.h"
 #include "fuzz_common.h"
 
 using namespace earlymod;
@@ -22,14 +22,17 @@ bool inside(std::string_view part, std::string_view whole) {
     return part.empty() || (part.data() >= whole.data() && part.data() + part.size() <= whole.data() + whole.size());
 }
 
-bool has_nul(std::string_view s) { return s.find('\0') != std::string_view::npos; }
+bool has_nul(std::string_view s) {
+    return s.find('\0') != std::string_view::npos;
+}
 
 // The first "MODALIAS=" field after the header, by a second reading.
 std::string_view first_modalias(std::string_view msg) {
     size_t at = msg.find('\0');
     while (at != std::string_view::npos) {
         size_t next = msg.find('\0', at + 1);
-        std::string_view field = msg.substr(at + 1, next == std::string_view::npos ? std::string_view::npos : next - at - 1);
+        std::string_view field =
+            msg.substr(at + 1, next == std::string_view::npos ? std::string_view::npos : next - at - 1);
         if (field.size() > 9 && memcmp(field.data(), "MODALIAS=", 9) == 0) return field.substr(9);
         at = next;
     }

@@ -10,19 +10,21 @@ as result lines print it.
 import subprocess
 
 
-def run_one(argv, env, timeout):
+def run_one(argv, env, timeout, cwd=None, stderr=False):
     """(stdout bytes, exit status) of argv, stdin from /dev/null and stderr
-    thrown away. The status is an int (negative: killed by that signal) or,
-    when the program timed out or could not start, a text saying so."""
+    thrown away; with stderr=True, (stdout, stderr bytes, exit status). The
+    status is an int (negative: killed by that signal) or, when the program
+    timed out or could not start, a text saying so."""
     try:
-        p = subprocess.run(argv, stdin=subprocess.DEVNULL,
-                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                           env=env, timeout=timeout)
-        return p.stdout, p.returncode
+        p = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE if stderr else subprocess.DEVNULL,
+                           env=env, cwd=cwd, timeout=timeout)
+        out, err, status = p.stdout, p.stderr or b"", p.returncode
     except subprocess.TimeoutExpired as e:
-        return (e.stdout or b""), f"timeout after {timeout}s"
+        out, err, status = (e.stdout or b""), (e.stderr or b""), f"timeout after {timeout}s"
     except OSError as e:
-        return b"", f"could not run: {e}"
+        out, err, status = b"", b"", f"could not run: {e}"
+    return (out, err, status) if stderr else (out, status)
 
 
 def describe_status(rc):

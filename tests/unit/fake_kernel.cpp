@@ -7,7 +7,7 @@
 
 #include <algorithm>
 
-#include "earlymod/output.h"
+#include "earlymod/util/output.h"
 
 using earlymod::Error;
 using earlymod::ModuleState;

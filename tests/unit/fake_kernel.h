@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "earlymod/kernel.h"
+#include "earlymod/kernel/kernel.h"
 
 namespace fixture {
 
@@ -56,7 +56,7 @@ public:
 private:
     struct Fault {
         int err;
-        int times;  // -1: always
+        int times; // -1: always
     };
     mutable std::mutex lock_;
     std::map<std::string, Fault> faults_;

@@ -16,11 +16,11 @@
 #include <string>
 #include <vector>
 
-#include "earlymod/boot.h"
-#include "earlymod/kernel_params.h"
-#include "earlymod/modules_load.h"
-#include "earlymod/output.h"
-#include "earlymod/root_device.h"
+#include "earlymod/boot/boot.h"
+#include "earlymod/boot/root_device.h"
+#include "earlymod/config/kernel_params.h"
+#include "earlymod/config/modules_load.h"
+#include "earlymod/util/output.h"
 #include "fake_kernel.h"
 #include "fixture.h"
 #include "tree.h"
@@ -31,7 +31,7 @@ using fixture::FakeKernel;
 TEST_CASE("kernel parameters: yes/no keys read as systemd reads booleans, the last one wins") {
     KernelParams p;
     p.parse("earlymod.debug earlymod.coldplug=off a=0 b=no c=false d=1 e=yes f=anything g=1 g=0");
-    CHECK(p.flag("earlymod.debug", false));      // bare key: on
+    CHECK(p.flag("earlymod.debug", false)); // bare key: on
     CHECK_FALSE(p.flag("earlymod.coldplug", true));
     CHECK_FALSE(p.flag("a", true));
     CHECK_FALSE(p.flag("b", true));
@@ -39,7 +39,7 @@ TEST_CASE("kernel parameters: yes/no keys read as systemd reads booleans, the la
     CHECK(p.flag("d", false));
     CHECK(p.flag("e", false));
     CHECK(p.flag("f", false));
-    CHECK_FALSE(p.flag("g", true));               // the last value wins
+    CHECK_FALSE(p.flag("g", true)); // the last value wins
     CHECK(p.flag("absent", true));
     CHECK_FALSE(p.flag("absent", false));
     p.parse("earlymod.debug=0");
@@ -60,7 +60,7 @@ TEST_CASE("kernel parameters: quotes, values, the last value wins, '--' ends the
     CHECK(v == "v w");
     CHECK_FALSE(p.has("args"));
     Vec<std::string_view> mods;
-    p.list("rd.modules_load", mods);  // '-' and '_' are equal in keys
+    p.list("rd.modules_load", mods); // '-' and '_' are equal in keys
     REQUIRE(mods.size() == 3);
     CHECK(mods[2] == "c");
     p.parse("root=/dev/vdb");
@@ -70,8 +70,9 @@ TEST_CASE("kernel parameters: quotes, values, the last value wins, '--' ends the
 
 TEST_CASE("wanted modules: command line keys first, then modules-load.d; duplicates once; masks") {
     fixture::TempDir root;
-    root.write("proc/cmdline", "quiet rd.modules_load=xfs,virtio_blk modules-load=btrfs rd.driver.pre=ahci "
-                               "rdloaddriver=nvme earlymodules=xfs\n");
+    root.write("proc/cmdline",
+               "quiet rd.modules_load=xfs,virtio_blk modules-load=btrfs rd.driver.pre=ahci "
+               "rdloaddriver=nvme earlymodules=xfs\n");
     root.write("etc/cmdline.d/10-extra.conf", "rd.driver.pre=first\n");
     root.write("etc/modules-load.d/b.conf", "# comment\n; also a comment\n  loop  \nxfs\n");
     root.write("usr/lib/modules-load.d/a.conf", "dummy\n");
@@ -121,8 +122,8 @@ TEST_CASE("root= forms") {
 TEST_CASE("filesystem identity from an ext4 image made by mkfs.ext4") {
     fixture::TempDir dir;
     std::string img = dir.path() + "/fs.img";
-    std::string cmd = "mkfs.ext4 -q -F -L testroot -U 0d6f6b3c-2a1e-4c55-9e0a-2f6e3b1c7d88 '" + img +
-                      "' 4M >/dev/null 2>&1";
+    std::string cmd =
+        "mkfs.ext4 -q -F -L testroot -U 0d6f6b3c-2a1e-4c55-9e0a-2f6e3b1c7d88 '" + img + "' 4M >/dev/null 2>&1";
     if (system(cmd.c_str()) != 0) {
         MESSAGE("mkfs.ext4 unavailable: identity check not run");
         return;
@@ -167,7 +168,7 @@ TEST_CASE("load outcomes: benign errors, failures reach only dependents, counts"
         FakeKernel k;
         LoadTotals t = run_load(k, {"xfs", "btrfs"});
         CHECK(t.ok());
-        CHECK(t.loaded == 7);  // crc32c x2 + libcrc32c + xfs, then raid6_pq + xor + btrfs
+        CHECK(t.loaded == 7); // crc32c x2 + libcrc32c + xfs, then raid6_pq + xor + btrfs
         // btrfs's load finds crc32c x2 and libcrc32c live, loaded for xfs
         // just before: each module counts once.
         CHECK(t.present == 0);
@@ -189,7 +190,7 @@ TEST_CASE("load outcomes: benign errors, failures reach only dependents, counts"
         k.fail("libcrc32c", ENOEXEC);
         LoadTotals t = run_load(k, {"xfs", "e1000e"});
         CHECK_FALSE(t.ok());
-        CHECK(t.failed == 2);  // libcrc32c failed, xfs skipped
+        CHECK(t.failed == 2); // libcrc32c failed, xfs skipped
         CHECK(k.loaded().back() == "e1000e");
     }
     {
@@ -280,10 +281,10 @@ TEST_CASE("parallel loading: a failure skips only what needs it") {
     k.fail("libcrc32c", ENOEXEC);
     auto r = run_parallel(k, {"xfs", "btrfs", "e1000e"}, 2);
     CHECK_FALSE(r.totals.ok());
-    CHECK(index_of(r.order, "xfs") == r.order.size());    // skipped
-    CHECK(index_of(r.order, "btrfs") == r.order.size());  // skipped: needs libcrc32c too
-    CHECK(index_of(r.order, "e1000e") < r.order.size());  // independent: loaded
-    CHECK(r.totals.failed == 3);                           // libcrc32c, xfs, btrfs
+    CHECK(index_of(r.order, "xfs") == r.order.size());   // skipped
+    CHECK(index_of(r.order, "btrfs") == r.order.size()); // skipped: needs libcrc32c too
+    CHECK(index_of(r.order, "e1000e") < r.order.size()); // independent: loaded
+    CHECK(r.totals.failed == 3);                         // libcrc32c, xfs, btrfs
 }
 
 TEST_CASE("parallel loading: softdep loops and dependency cycles finish") {
@@ -382,9 +383,9 @@ TEST_CASE("pick_init: an absolute symlink resolves inside the new root, not in t
 TEST_CASE("resolve_in_root: relative links, '..' and links through directories stay inside the root") {
     NewRoot r;
     r.program("usr/bin/busybox");
-    r.link("bin", "usr/bin");                      // a relative directory link
+    r.link("bin", "usr/bin"); // a relative directory link
     r.link("usr/bin/sh", "busybox");
-    r.link("sbin/init", "../../../../bin/sh");     // climbs past the root: stays at it
+    r.link("sbin/init", "../../../../bin/sh"); // climbs past the root: stays at it
     r.link("etc/init", "/usr/bin/../bin/./sh");
     CHECK(r.resolve("/bin/sh") == "usr/bin/busybox");
     CHECK(r.resolve("/sbin/init") == "usr/bin/busybox");
@@ -406,8 +407,7 @@ TEST_CASE("resolve_in_root: a symlink loop ends with ELOOP after at most 40 link
     CHECK(tried.find(std::string("/a: ") + strerror(ELOOP)) == 0);
     // A chain of 40 links resolves; 41 do not.
     r.program("target");
-    for (int i = 0; i < 41; ++i)
-        r.link("l" + std::to_string(i), i == 0 ? "/target" : "l" + std::to_string(i - 1));
+    for (int i = 0; i < 41; ++i) r.link("l" + std::to_string(i), i == 0 ? "/target" : "l" + std::to_string(i - 1));
     CHECK(r.resolve("/l39") == "target");
     CHECK(r.resolve("/l40") == std::string("error: ") + strerror(ELOOP));
 }

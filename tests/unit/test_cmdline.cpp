@@ -6,9 +6,9 @@
 #include <tuple>
 #include <utility>
 
-#include "earlymod/boot.h"
-#include "earlymod/config.h"
-#include "earlymod/kernel_params.h"
+#include "earlymod/boot/boot.h"
+#include "earlymod/config/config.h"
+#include "earlymod/config/kernel_params.h"
 #include "fixture.h"
 
 using namespace earlymod;
@@ -17,7 +17,7 @@ namespace {
 
 std::string options_of(const char* cmdline) {
     Config c;
-    c.parse_kernel_cmdline(cmdline);
+    c.parse_cmdline_options(cmdline);
     std::string s;
     for (const ConfigOptions& o : c.options) s += std::string(o.module) + " " + std::string(o.options) + "\n";
     return s;
@@ -25,7 +25,7 @@ std::string options_of(const char* cmdline) {
 
 std::string blacklist_of(const char* cmdline) {
     Config c;
-    c.parse_kernel_cmdline(cmdline);
+    c.parse_cmdline_options(cmdline);
     std::string s;
     for (std::string_view b : c.blacklist) s += std::string(b) + "\n";
     return s;
@@ -63,7 +63,7 @@ TEST_CASE("hostile command lines: unbalanced quotes, no '=' in a module name, lo
     CHECK(options_of("a=b.c=1 x.y=1") == "x y=1\n");
     std::string big(10000, 'a');
     big += ".b=1";
-    CHECK(options_of(big.c_str()) == "");  // past kmod's 4095-byte limit
+    CHECK(options_of(big.c_str()) == ""); // past kmod's 4095-byte limit
     CHECK(options_of("") == "");
     CHECK(options_of("...") == "");
 }
@@ -128,7 +128,7 @@ TEST_CASE("number keys: a value past the maximum or past 64 bits saturates at th
         CHECK(v == 100);
         CHECK(err.find("is more than 100: using 100") != std::string::npos);
     }
-    std::tie(v, err) = number_of("k=18446744073709551615", "k", 3, ~0ul);  // the largest that fits
+    std::tie(v, err) = number_of("k=18446744073709551615", "k", 3, ~0ul); // the largest that fits
     CHECK(v == ~0ul);
     CHECK(err == "");
 }
@@ -143,7 +143,7 @@ TEST_CASE("number keys: absent gives the default; junk gives the default with a 
         CHECK(v == 3);
         CHECK(err.find("is not a number: using 3") != std::string::npos);
     }
-    std::tie(v, err) = number_of("k=200 k=9", "k", 3, 100);  // the last one wins
+    std::tie(v, err) = number_of("k=200 k=9", "k", 3, 100); // the last one wins
     CHECK(v == 9);
     CHECK(err == "");
 }

@@ -16,9 +16,9 @@
 #include <string>
 #include <vector>
 
-#include "earlymod/boot.h"
-#include "earlymod/load_engine.h"
-#include "earlymod/output.h"
+#include "earlymod/boot/boot.h"
+#include "earlymod/engine/load_engine.h"
+#include "earlymod/util/output.h"
 #include "fake_kernel.h"
 #include "tree.h"
 
@@ -27,7 +27,9 @@ using fixture::FakeKernel;
 
 namespace {
 
-std::string_view sv(const std::string& s) { return {s.data(), s.size()}; }
+std::string_view sv(const std::string& s) {
+    return {s.data(), s.size()};
+}
 
 // A uevent as the kernel writes it: header and KEY=value fields, each
 // ended by a NUL.
@@ -73,7 +75,8 @@ struct Plug {
 
 TEST_CASE("coldplug: parse_uevent takes the action, devpath and MODALIAS of a kernel uevent") {
     Uevent u;
-    std::string m = uevent("add", "/devices/pci0000:00/0000:00:03.0", "pci:v00008086d000010D3sv00008086sd00000000bc02sc00i00");
+    std::string m =
+        uevent("add", "/devices/pci0000:00/0000:00:03.0", "pci:v00008086d000010D3sv00008086sd00000000bc02sc00i00");
     REQUIRE(parse_uevent(sv(m), &u));
     CHECK(u.action == "add");
     CHECK(u.devpath == "/devices/pci0000:00/0000:00:03.0");
@@ -121,22 +124,22 @@ TEST_CASE("coldplug: only uevents multicast by the kernel (port 0, group 1, uid 
     CHECK(uevent_from_kernel(kernel));
 
     UeventSender s = kernel;
-    s.port = 4242;  // a process's socket, sending to the group
+    s.port = 4242; // a process's socket, sending to the group
     CHECK_FALSE(uevent_from_kernel(s));
     s = kernel;
-    s.groups = 0;  // unicast to our socket
+    s.groups = 0; // unicast to our socket
     CHECK_FALSE(uevent_from_kernel(s));
     s = kernel;
-    s.groups = 2;  // udev's group, not the kernel's
+    s.groups = 2; // udev's group, not the kernel's
     CHECK_FALSE(uevent_from_kernel(s));
     s = kernel;
-    s.uid = 65534;  // CAP_NET_ADMIN without being root
+    s.uid = 65534; // CAP_NET_ADMIN without being root
     CHECK_FALSE(uevent_from_kernel(s));
     s = kernel;
     s.has_credentials = false;
     CHECK_FALSE(uevent_from_kernel(s));
     s = kernel;
-    s.netlink = false;  // not a netlink address at all
+    s.netlink = false; // not a netlink address at all
     CHECK_FALSE(uevent_from_kernel(s));
 }
 
@@ -185,7 +188,8 @@ TEST_CASE("coldplug: uevents from a socket that is not the kernel's are dropped,
 TEST_CASE("coldplug: past the deadline read_events reads no message and the bus scan stops") {
     Plug p;
     const unsigned n_devices = 40;
-    for (unsigned i = 0; i < n_devices; ++i) p.device("pci", "0000:00:" + std::to_string(i), "pci:nothing" + std::to_string(i));
+    for (unsigned i = 0; i < n_devices; ++i)
+        p.device("pci", "0000:00:" + std::to_string(i), "pci:nothing" + std::to_string(i));
     p.open();
     LoadEngine engine(p.ctx);
     engine.start(1);
@@ -201,7 +205,7 @@ TEST_CASE("coldplug: past the deadline read_events reads no message and the bus 
     int sv_fds[2];
     REQUIRE(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv_fds) == 0);
     cp.use_socket(sv_fds[0]);
-    cp.set_deadline(1);  // CLOCK_MONOTONIC 1 ns: long past
+    cp.set_deadline(1); // CLOCK_MONOTONIC 1 ns: long past
     cp.start();
     // The scan stopped before the first device, not after a whole pass.
     CHECK(cp.finish().devices == 0);

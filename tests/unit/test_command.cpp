@@ -20,8 +20,8 @@
 #include <thread>
 #include <vector>
 
-#include "earlymod/command.h"
-#include "earlymod/output.h"
+#include "earlymod/engine/command.h"
+#include "earlymod/util/output.h"
 #include "fixture.h"
 #include "watchdog.h"
 
@@ -74,9 +74,10 @@ TEST_CASE("commands from 16 threads each see their own module and depth") {
     char path[] = "PATH=/usr/bin:/bin";
     char* stale_env[] = {stale_module, path, stale_depth, nullptr};
 
-    std::string text = "printf '%s %s %s\\n' \"$MODPROBE_MODULE\" \"$EARLYMOD_COMMAND_DEPTH\" "
-                       "\"$(env | grep -c -e ^MODPROBE_MODULE= -e ^EARLYMOD_COMMAND_DEPTH=)\" > '" +
-                       dir.path() + "'/\"$MODPROBE_MODULE\"";
+    std::string text =
+        "printf '%s %s %s\\n' \"$MODPROBE_MODULE\" \"$EARLYMOD_COMMAND_DEPTH\" "
+        "\"$(env | grep -c -e ^MODPROBE_MODULE= -e ^EARLYMOD_COMMAND_DEPTH=)\" > '" +
+        dir.path() + "'/\"$MODPROBE_MODULE\"";
     constexpr int threads = 16, per_thread = 2;
     std::atomic<int> ready{0};
     std::vector<Error> errors(threads * per_thread);
@@ -84,7 +85,7 @@ TEST_CASE("commands from 16 threads each see their own module and depth") {
     for (int t = 0; t < threads; ++t) {
         pool.emplace_back([&, t] {
             ready.fetch_add(1);
-            while (ready.load() < threads) std::this_thread::yield();  // start together
+            while (ready.load() < threads) std::this_thread::yield(); // start together
             for (int k = 0; k < per_thread; ++k) {
                 std::string name = "mod" + std::to_string(t) + "_" + std::to_string(k);
                 CommandSpec spec;
@@ -193,8 +194,8 @@ TEST_CASE("a command past its deadline is killed with what it started") {
             CommandSpec spec;
             spec.module = "slow_bg";
             spec.without_pidfd = without_pidfd;
-            std::string text = "echo $$ > '" + dir.path() + "/sh'; sh -c 'sleep 30 & echo $! > \"" + dir.path() +
-                               "/bg\"; sleep 30'";
+            std::string text =
+                "echo $$ > '" + dir.path() + "/sh'; sh -c 'sleep 30 & echo $! > \"" + dir.path() + "/bg\"; sleep 30'";
             spec.text = text.c_str();
             uint64_t start = monotonic_ns();
             spec.deadline_ns = start + 300 * ms;
@@ -269,8 +270,8 @@ TEST_CASE("reap_orphans reaps orphans and never a running command's status") {
     for (int t = 0; t < threads; ++t)
         for (int r = 0; r < rounds; ++r)
             CHECK(messages[t * rounds + r] == "Error running install command 'sleep 0.05 & exit " +
-                                                   std::to_string(t + 1) + "' for module orphan" +
-                                                   std::to_string(t) + ": retcode " + std::to_string(t + 1));
+                                                  std::to_string(t + 1) + "' for module orphan" + std::to_string(t) +
+                                                  ": retcode " + std::to_string(t + 1));
     // Every orphan ends and is reaped: no child is left, zombie or not.
     bool none_left = false;
     for (int i = 0; i < 300 && !none_left; ++i) {
@@ -280,7 +281,7 @@ TEST_CASE("reap_orphans reaps orphans and never a running command's status") {
         if (!none_left) usleep(10'000);
     }
     CHECK(none_left);
-    CHECK(reaped.load() >= static_cast<size_t>(threads * rounds));  // the orphans, some shells too
+    CHECK(reaped.load() >= static_cast<size_t>(threads * rounds)); // the orphans, some shells too
 }
 
 TEST_CASE("inherited_command_depth reads EARLYMOD_COMMAND_DEPTH") {

@@ -23,7 +23,7 @@
 // tool leaves its format out, with a message.
 #include <doctest/doctest.h>
 
-#include <earlymod/decompress.h>
+#include <earlymod/decompress/decompress.h>
 
 #include <errno.h>
 #include <pthread.h>
@@ -41,9 +41,9 @@
 #include <string>
 #include <vector>
 
-#include "earlymod/earlymod.h"
-#include "earlymod/load_engine.h"
-#include "earlymod/output.h"
+#include "earlymod/engine/context.h"
+#include "earlymod/engine/load_engine.h"
+#include "earlymod/util/output.h"
 #include "fake_kernel.h"
 #include "fixture.h"
 #include "watchdog.h"
@@ -56,7 +56,9 @@ namespace {
 // compresses well: long matches, Huffman and FSE tables) and partly noise
 // (literals, raw blocks). seed makes each module different.
 std::string module_bytes(unsigned seed) {
-    std::string s = "\x7f" "ELF\x02\x01\x01";
+    std::string s =
+        "\x7f"
+        "ELF\x02\x01\x01";
     s.resize(64, '\0');
     uint32_t x = 2463534242u + seed * 2654435761u;
     auto next = [&x] {
@@ -90,7 +92,7 @@ struct Format {
 };
 const Format formats[] = {
     {"gzip", "gzip -9 -n -c", ".ko.gz"},
-    {"xz", "xz --check=crc32 --lzma2=dict=1MiB -c", ".ko.xz"},  // as kernel modules are
+    {"xz", "xz --check=crc32 --lzma2=dict=1MiB -c", ".ko.xz"}, // as kernel modules are
     {"xz", "xz --check=crc64 -c", ".ko.xz"},
     {"zstd", "zstd -q -19 -c", ".ko.zst"},
 };
@@ -154,7 +156,7 @@ struct DecodeRun {
 struct DecodeThread {
     DecodeRun* run;
     unsigned index;
-    std::vector<std::string> errors;  // written by this thread only, read after join
+    std::vector<std::string> errors; // written by this thread only, read after join
 };
 
 void* decode_thread(void* arg) {
@@ -180,8 +182,8 @@ void* decode_thread(void* arg) {
 // decompress (read the file, decompress, init_module), with the kernel
 // call replaced by a comparison with the module that was compressed.
 struct Decoding {
-    std::map<std::string, std::string> want;  // module name -> its bytes (read-only during the run)
-    unsigned rendezvous = 0;                  // the first calls wait (a while) for this many
+    std::map<std::string, std::string> want; // module name -> its bytes (read-only during the run)
+    unsigned rendezvous = 0;                 // the first calls wait (a while) for this many
     std::atomic<unsigned> arrived{0};
     std::atomic<int> running{0};
     std::atomic<int> peak{0};
@@ -202,8 +204,7 @@ struct Decoding {
             while (d->arrived.load() < d->rendezvous && now_ns() < until) sched_yield();
         }
         int r = d->running.fetch_add(1) + 1;
-        for (int p = d->peak.load(); r > p && !d->peak.compare_exchange_weak(p, r);) {
-        }
+        for (int p = d->peak.load(); r > p && !d->peak.compare_exchange_weak(p, r);) {}
 
         std::string error;
         FILE* f = fopen(host_path, "rb");
@@ -242,7 +243,7 @@ struct BombRun {
 struct BombThread {
     BombRun* run;
     const std::string* compressed;
-    const std::string* plain;  // null: a bomb (its output is not kept)
+    const std::string* plain; // null: a bomb (its output is not kept)
     size_t plain_size;
     unsigned rounds;
     // Written by this thread only, read after join.
@@ -279,8 +280,9 @@ void* bomb_thread(void* arg) {
 // Every load worker can decode a normal module at once (decompress.h).
 static_assert(Context::max_jobs <= decompress_small_slots);
 
-TEST_CASE("concurrency: decompression bombs share one budget: the peak stays within it, each bomb fails alone, a "
-          "normal module decoded beside them succeeds") {
+TEST_CASE(
+    "concurrency: decompression bombs share one budget: the peak stays within it, each bomb fails alone, a "
+    "normal module decoded beside them succeeds") {
     std::vector<const Format*> fmts = usable_formats();
     if (fmts.empty()) return;
     fixture::TempDir dir;
@@ -322,7 +324,7 @@ TEST_CASE("concurrency: decompression bombs share one budget: the peak stays wit
         unsigned started = 0;
         for (size_t i = 0; i < threads.size(); ++i)
             if (pthread_create(&ids[i], nullptr, bomb_thread, &threads[i]) == 0) ++started;
-        REQUIRE(started == threads.size());  // fewer would wait at the barrier for ever
+        REQUIRE(started == threads.size()); // fewer would wait at the barrier for ever
         for (size_t i = 0; i < threads.size(); ++i) pthread_join(ids[i], nullptr);
     }
     pthread_barrier_destroy(&run.start);
@@ -333,17 +335,17 @@ TEST_CASE("concurrency: decompression bombs share one budget: the peak stays wit
         CAPTURE(i);
         for (const std::string& e : t.errors) FAIL_CHECK(e);
         if (!t.plain) {
-            CHECK(t.budget_failures == t.rounds);  // each bomb: ENOMEM, never EFBIG or a crash
+            CHECK(t.budget_failures == t.rounds); // each bomb: ENOMEM, never EFBIG or a crash
         } else {
-            CHECK(t.ok == t.rounds);  // the normal module: every time
+            CHECK(t.ok == t.rounds); // the normal module: every time
             during += t.during_bombs;
         }
     }
     MESSAGE("peak " << budget.peak() << " of " << budget.total() << " bytes; " << during
                     << " normal decodes began while bombs ran");
     CHECK(budget.peak() <= budget.total());
-    CHECK(budget.peak() > budget.total() / 4);  // the bombs did press on it
-    CHECK(budget.in_use() == 0);                // all given back
+    CHECK(budget.peak() > budget.total() / 4); // the bombs did press on it
+    CHECK(budget.in_use() == 0);               // all given back
 }
 
 TEST_CASE("concurrency: decoders on 16 threads at once give byte-identical output") {
@@ -371,7 +373,7 @@ TEST_CASE("concurrency: decoders on 16 threads at once give byte-identical outpu
             threads[i].index = i;
             if (pthread_create(&ids[i], nullptr, decode_thread, &threads[i]) == 0) ++started;
         }
-        REQUIRE(started == n_threads);  // fewer would wait at the barrier for ever
+        REQUIRE(started == n_threads); // fewer would wait at the barrier for ever
         for (unsigned i = 0; i < n_threads; ++i) pthread_join(ids[i], nullptr);
     }
     pthread_barrier_destroy(&run.start);

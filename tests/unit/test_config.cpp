@@ -6,10 +6,10 @@
 
 #include <string>
 
-#include "earlymod/config.h"
-#include "earlymod/kernel_params.h"
-#include "earlymod/modules_load.h"
-#include "earlymod/output.h"
+#include "earlymod/config/config.h"
+#include "earlymod/config/kernel_params.h"
+#include "earlymod/config/modules_load.h"
+#include "earlymod/util/output.h"
 #include "fixture.h"
 
 using namespace earlymod;
@@ -32,13 +32,14 @@ std::string shown(const Config& c) {
 
 TEST_CASE("directives: names normalised, options accumulate with tabs turned to spaces") {
     Config c;
-    c.parse("alias fs-foo foo-bar\n"
-            "options snd-pcsp index=-2\n"
-            "options snd_pcsp\tenable=1  x=2\n"
-            "blacklist pcspkr\n"
-            "install dummy /bin/true $CMDLINE_OPTS\n"
-            "remove dummy /bin/false\n",
-            "t.conf");
+    c.parse(
+        "alias fs-foo foo-bar\n"
+        "options snd-pcsp index=-2\n"
+        "options snd_pcsp\tenable=1  x=2\n"
+        "blacklist pcspkr\n"
+        "install dummy /bin/true $CMDLINE_OPTS\n"
+        "remove dummy /bin/false\n",
+        "t.conf");
     REQUIRE(c.aliases.size() == 1);
     CHECK(c.aliases[0].pattern == "fs_foo");
     CHECK(c.aliases[0].module == "foo_bar");
@@ -55,21 +56,22 @@ TEST_CASE("directives: names normalised, options accumulate with tabs turned to 
 
 TEST_CASE("comments only in column 0, backslash joins lines, bad lines are skipped") {
     Config c;
-    c.parse("# comment\n"
-            "  # not a comment: a bad line\n"
-            "options a \\\n"
-            "  x=1\n"
-            "alias onlyone\n"
-            "options lonely\n"
-            "blacklist\n"
-            "frobnicate x\n"
-            "softdep nbd\n"
-            "options b y=\\2\n",
-            "t.conf");
+    c.parse(
+        "# comment\n"
+        "  # not a comment: a bad line\n"
+        "options a \\\n"
+        "  x=1\n"
+        "alias onlyone\n"
+        "options lonely\n"
+        "blacklist\n"
+        "frobnicate x\n"
+        "softdep nbd\n"
+        "options b y=\\2\n",
+        "t.conf");
     REQUIRE(c.options.size() == 2);
     CHECK(c.options[0].module == "a");
     CHECK(c.options[0].options == "  x=1");
-    CHECK(c.options[1].options == "y=2");  // a backslash before another byte is dropped
+    CHECK(c.options[1].options == "y=2"); // a backslash before another byte is dropped
     CHECK(c.aliases.size() == 0);
     CHECK(c.blacklist.size() == 0);
     CHECK(c.softdeps.size() == 0);
@@ -77,11 +79,12 @@ TEST_CASE("comments only in column 0, backslash joins lines, bad lines are skipp
 
 TEST_CASE("softdep: pre and post lists; the first matching line wins; kmod's -c spelling") {
     Config c;
-    c.parse("softdep ifb pre: dummy post: loop nbd\n"
-            "softdep ifb pre: other\n"
-            "softdep cifs gcm\n"
-            "softdep x* post: y\n",
-            "t.conf");
+    c.parse(
+        "softdep ifb pre: dummy post: loop nbd\n"
+        "softdep ifb pre: other\n"
+        "softdep cifs gcm\n"
+        "softdep x* post: y\n",
+        "t.conf");
     const ConfigSoftdep* d = c.softdep_for("ifb");
     REQUIRE(d);
     REQUIRE(d->n_pre == 1);
@@ -156,7 +159,7 @@ TEST_CASE("files: sorted by name across directories, the first directory wins, o
     d.load(fs, paths, 1, "/lib/modules/1", nullptr);
     REQUIRE(d.options.size() == 1);
     CHECK(d.options[0].module == "custom");
-    CHECK(d.softdep_for("m") != nullptr);  // modules.softdep is still read
+    CHECK(d.softdep_for("m") != nullptr); // modules.softdep is still read
 }
 
 TEST_CASE("sysroot: absolute links, relative links and .. are resolved inside the root, never on the host") {
@@ -185,7 +188,7 @@ TEST_CASE("sysroot: absolute links, relative links and .. are resolved inside th
     REQUIRE(fs.host_path("/up" + secret, buf, sizeof buf));
     CHECK(std::string(buf) == root.path() + secret);
     REQUIRE(fs.host_path("/missing/../../x", buf, sizeof buf));
-    CHECK(std::string(buf).rfind(root.path() + "/missing/", 0) == 0);  // fails at "missing", inside
+    CHECK(std::string(buf).rfind(root.path() + "/missing/", 0) == 0); // fails at "missing", inside
     REQUIRE(fs.host_path("/", buf, sizeof buf));
     CHECK(std::string(buf) == root.path() + "/");
     // A loop of links is refused, not followed forever.
@@ -203,7 +206,7 @@ TEST_CASE("config dirs: modules-load.d and cmdline.d read with modprobe.d's rule
     fixture::TempDir host, root;
     host.write("evil.conf", "evil_from_host\n");
     root.write("etc/modules-load.d/b.conf", "from_etc_b\n");
-    root.write("lib/modules-load.d/b.conf", "from_lib_b\n");  // masked by /etc's b.conf
+    root.write("lib/modules-load.d/b.conf", "from_lib_b\n"); // masked by /etc's b.conf
     root.write("lib/modules-load.d/a.conf", "from_lib_a\n");
     root.write("lib/modules-load.d/c.conf", "from_lib_c\n");
     root.mkdir("lib/modules-load.d/sub.conf");

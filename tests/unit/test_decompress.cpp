@@ -8,7 +8,7 @@
 // against `xz -dc` / `gzip -dc` / `zstd -dc` on them.
 #include <doctest/doctest.h>
 
-#include <earlymod/decompress.h>
+#include <earlymod/decompress/decompress.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -33,60 +33,48 @@ using Bytes = std::vector<unsigned char>;
 
 struct TempDir {
     std::string path;
-    TempDir()
-    {
+    TempDir() {
         const char* t = getenv("TMPDIR");
         std::string tmpl = std::string(t && *t ? t : "/tmp") + "/earlymod-dz-XXXXXX";
         std::vector<char> buf(tmpl.begin(), tmpl.end());
         buf.push_back('\0');
-        if (mkdtemp(buf.data()))
-            path = buf.data();
+        if (mkdtemp(buf.data())) path = buf.data();
     }
-    ~TempDir()
-    {
-        if (!path.empty())
-            (void)!system(("rm -rf '" + path + "'").c_str());
+    ~TempDir() {
+        if (!path.empty()) (void)!system(("rm -rf '" + path + "'").c_str());
     }
 };
 
-TempDir& tmp()
-{
+TempDir& tmp() {
     static TempDir d;
     return d;
 }
 
-bool read_file(const std::string& p, Bytes& out)
-{
+bool read_file(const std::string& p, Bytes& out) {
     out.clear();
     FILE* f = fopen(p.c_str(), "rb");
-    if (!f)
-        return false;
+    if (!f) return false;
     unsigned char buf[65536];
     size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-        out.insert(out.end(), buf, buf + n);
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) out.insert(out.end(), buf, buf + n);
     fclose(f);
     return true;
 }
 
-bool write_file(const std::string& p, const Bytes& b)
-{
+bool write_file(const std::string& p, const Bytes& b) {
     FILE* f = fopen(p.c_str(), "wb");
-    if (!f)
-        return false;
+    if (!f) return false;
     bool ok = b.empty() || fwrite(b.data(), 1, b.size(), f) == b.size();
     return fclose(f) == 0 && ok;
 }
 
-bool have_tool(const char* name)
-{
+bool have_tool(const char* name) {
     std::string cmd = std::string("command -v ") + name + " >/dev/null 2>&1";
     return system(cmd.c_str()) == 0;
 }
 
 // Run `cmd < in > out` on data in the temp dir and return the output.
-Bytes run_filter(const Bytes& data, const std::string& cmd)
-{
+Bytes run_filter(const Bytes& data, const std::string& cmd) {
     std::string in = tmp().path + "/in", out = tmp().path + "/out";
     REQUIRE(write_file(in, data));
     std::string line = cmd + " < '" + in + "' > '" + out + "'";
@@ -97,60 +85,50 @@ Bytes run_filter(const Bytes& data, const std::string& cmd)
 }
 
 // CRC-32 as gzip and xz use it, to forge headers with valid CRCs.
-uint32_t crc32_of(const unsigned char* p, size_t n)
-{
+uint32_t crc32_of(const unsigned char* p, size_t n) {
     uint32_t crc = 0xFFFFFFFF;
     while (n--) {
         crc ^= *p++;
-        for (int k = 0; k < 8; k++)
-            crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1)));
+        for (int k = 0; k < 8; k++) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1)));
     }
     return ~crc;
 }
 
-Bytes concat(std::initializer_list<Bytes> parts)
-{
+Bytes concat(std::initializer_list<Bytes> parts) {
     Bytes r;
-    for (const Bytes& p : parts)
-        r.insert(r.end(), p.begin(), p.end());
+    for (const Bytes& p : parts) r.insert(r.end(), p.begin(), p.end());
     return r;
 }
 
 // ---- test data -------------------------------------------------------------
 
 uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-uint64_t rnd()
-{
+uint64_t rnd() {
     rng_state ^= rng_state << 13;
     rng_state ^= rng_state >> 7;
     rng_state ^= rng_state << 17;
     return rng_state;
 }
 
-Bytes random_bytes(size_t n)
-{
+Bytes random_bytes(size_t n) {
     Bytes b(n);
-    for (auto& c : b)
-        c = (unsigned char)rnd();
+    for (auto& c : b) c = (unsigned char)rnd();
     return b;
 }
 
-Bytes repetitive(size_t n)
-{
+Bytes repetitive(size_t n) {
     static const char pat[] = "earlymod loads modules; ";
     Bytes b(n);
-    for (size_t i = 0; i < n; i++)
-        b[i] = (unsigned char)pat[i % (sizeof pat - 1)];
+    for (size_t i = 0; i < n; i++) b[i] = (unsigned char)pat[i % (sizeof pat - 1)];
     return b;
 }
 
 // Text-like data: words from a small vocabulary with numbers mixed in, so
 // the encoders use literals, short and long matches and repeat offsets.
-Bytes texty(size_t n)
-{
-    static const char* words[] = {"module", "kernel", "symbol", "init", "exit", "alias", "depends",
-                                  "vermagic", "license", "GPL", "struct", "return", "static",
-                                  "void", "int", "__this_module", ".text", ".data", "\n", "\t"};
+Bytes texty(size_t n) {
+    static const char* words[] = {"module",   "kernel",        "symbol", "init",   "exit",   "alias",  "depends",
+                                  "vermagic", "license",       "GPL",    "struct", "return", "static", "void",
+                                  "int",      "__this_module", ".text",  ".data",  "\n",     "\t"};
     Bytes b;
     b.reserve(n);
     while (b.size() < n) {
@@ -169,12 +147,10 @@ Bytes texty(size_t n)
 }
 
 // A real ELF binary (this test program), the closest thing to a module.
-Bytes self_binary()
-{
+Bytes self_binary() {
     Bytes b;
     read_file("/proc/self/exe", b);
-    if (b.size() > 1024 * 1024)
-        b.resize(1024 * 1024);
+    if (b.size() > 1024 * 1024) b.resize(1024 * 1024);
     return b;
 }
 
@@ -183,8 +159,7 @@ struct Sample {
     Bytes data;
 };
 
-const std::vector<Sample>& samples()
-{
+const std::vector<Sample>& samples() {
     static std::vector<Sample> s = [] {
         std::vector<Sample> v;
         v.push_back({"empty", {}});
@@ -202,8 +177,7 @@ const std::vector<Sample>& samples()
 
 // ---- checks ----------------------------------------------------------------
 
-void expect_roundtrip(Compression c, const Bytes& comp, const Bytes& orig, const char* what)
-{
+void expect_roundtrip(Compression c, const Bytes& comp, const Bytes& orig, const char* what) {
     INFO(what);
     CHECK(earlymod::detect_compression(comp.data(), comp.size()) == c);
     auto r = earlymod::decompress(c, comp.data(), comp.size(), orig.size() + 4096);
@@ -218,8 +192,7 @@ void expect_roundtrip(Compression c, const Bytes& comp, const Bytes& orig, const
 // check covers (gzip MTIME, a zstd window descriptor...), give the
 // original data. A wrong result without an error is the one bad outcome.
 // Returns true when it failed.
-bool expect_error_or_same(Compression c, const Bytes& comp, const Bytes& orig)
-{
+bool expect_error_or_same(Compression c, const Bytes& comp, const Bytes& orig) {
     auto r = earlymod::decompress(c, comp.data(), comp.size(), orig.size() + 65536);
     if (r.error) {
         CHECK(r.data == nullptr);
@@ -231,21 +204,18 @@ bool expect_error_or_same(Compression c, const Bytes& comp, const Bytes& orig)
     return false;
 }
 
-void expect_error(Compression c, const Bytes& comp, size_t limit, const char* needle = nullptr)
-{
+void expect_error(Compression c, const Bytes& comp, size_t limit, const char* needle = nullptr) {
     auto r = earlymod::decompress(c, comp.data(), comp.size(), limit);
     CHECK(r.error != nullptr);
     CHECK(r.data == nullptr);
-    if (r.error && needle)
-        CHECK_MESSAGE(strstr(r.error, needle) != nullptr, r.error);
+    if (r.error && needle) CHECK_MESSAGE(strstr(r.error, needle) != nullptr, r.error);
     r.release();
 }
 
 // Corruption battery on one compressed file: every truncation fails, byte
 // flips fail or decode correctly (when the file carries a checksum of its
 // content: `verified`), random mutations never crash.
-void damage(Compression c, const Bytes& comp, const Bytes& orig, bool verified = true)
-{
+void damage(Compression c, const Bytes& comp, const Bytes& orig, bool verified = true) {
     // Truncation at every offset of small files, ~300 offsets of big ones.
     size_t step = comp.size() > 4096 ? comp.size() / 300 : 1;
     for (size_t len = 0; len < comp.size(); len += step) {
@@ -295,8 +265,7 @@ void damage(Compression c, const Bytes& comp, const Bytes& orig, bool verified =
 
 // ---- detection ---------------------------------------------------------------
 
-TEST_CASE("decompress: detect_compression and compression_name")
-{
+TEST_CASE("decompress: detect_compression and compression_name") {
     const unsigned char gz[] = {0x1f, 0x8b, 8};
     const unsigned char xz[] = {0xfd, '7', 'z', 'X', 'Z', 0, 0};
     const unsigned char zs[] = {0x28, 0xb5, 0x2f, 0xfd, 0};
@@ -315,8 +284,7 @@ TEST_CASE("decompress: detect_compression and compression_name")
     CHECK(strcmp(earlymod::compression_name(Compression::zstd), "zstd") == 0);
 }
 
-TEST_CASE("decompress: none copies and honours max_output")
-{
+TEST_CASE("decompress: none copies and honours max_output") {
     Bytes d = texty(1000);
     auto r = earlymod::decompress(Compression::none, d.data(), d.size(), 1000);
     REQUIRE(r.error == nullptr);
@@ -331,8 +299,8 @@ TEST_CASE("decompress: none copies and honours max_output")
     r.release();
 }
 
-TEST_CASE("decompress: a result holds its bytes of the process budget until release(); errors say ENOMEM, EFBIG or ENOEXEC")
-{
+TEST_CASE(
+    "decompress: a result holds its bytes of the process budget until release(); errors say ENOMEM, EFBIG or ENOEXEC") {
     earlymod::DecodeBudget& budget = earlymod::decode_budget();
     CHECK(budget.total() == earlymod::decompress_budget_bytes);
     size_t before = budget.in_use();
@@ -340,17 +308,17 @@ TEST_CASE("decompress: a result holds its bytes of the process budget until rele
     auto r = earlymod::decompress(Compression::none, d.data(), d.size(), d.size());
     REQUIRE(r.error == nullptr);
     CHECK(r.budget == &budget);
-    CHECK(r.held == d.size());  // the slack of the last doubling given back
+    CHECK(r.held == d.size()); // the slack of the last doubling given back
     CHECK(budget.in_use() == before + d.size());
     r.release();
     CHECK(budget.in_use() == before);
     CHECK(r.data == nullptr);
-    r.release();  // twice: nothing more
+    r.release(); // twice: nothing more
     CHECK(budget.in_use() == before);
 
     r = earlymod::decompress(Compression::none, d.data(), d.size(), d.size() - 1);
     CHECK(r.code == EFBIG);
-    CHECK(budget.in_use() == before);  // a failed decode holds nothing
+    CHECK(budget.in_use() == before); // a failed decode holds nothing
     Bytes junk = random_bytes(5000);
     r = earlymod::decompress(Compression::xz, junk.data(), junk.size(), 1 << 20);
     CHECK(r.code == ENOEXEC);
@@ -370,8 +338,7 @@ TEST_CASE("decompress: a result holds its bytes of the process budget until rele
     CHECK(small.peak() <= small.total());
 }
 
-TEST_CASE("decompress: empty and garbage input are errors")
-{
+TEST_CASE("decompress: empty and garbage input are errors") {
     Bytes empty;
     expect_error(Compression::gzip, empty, 100);
     expect_error(Compression::xz, empty, 100);
@@ -384,8 +351,7 @@ TEST_CASE("decompress: empty and garbage input are errors")
 
 // ---- gzip ----------------------------------------------------------------------
 
-TEST_CASE("gzip: round trips through the gzip tool")
-{
+TEST_CASE("gzip: round trips through the gzip tool") {
     if (!have_tool("gzip")) {
         MESSAGE("gzip not installed: skipped");
         return;
@@ -398,8 +364,7 @@ TEST_CASE("gzip: round trips through the gzip tool")
     }
 }
 
-TEST_CASE("gzip: members, header fields, checks and damage")
-{
+TEST_CASE("gzip: members, header fields, checks and damage") {
     if (!have_tool("gzip")) {
         MESSAGE("gzip not installed: skipped");
         return;
@@ -407,14 +372,12 @@ TEST_CASE("gzip: members, header fields, checks and damage")
     Bytes a = texty(50000), b = repetitive(20000);
     Bytes ga = run_filter(a, "gzip -c -9 -n"), gb = run_filter(b, "gzip -c -1 -n");
 
-    SUBCASE("several members")
-    {
+    SUBCASE("several members") {
         expect_roundtrip(Compression::gzip, concat({ga, gb, ga}), concat({a, b, a}), "3 members");
         expect_error(Compression::gzip, concat({ga, Bytes{0, 0, 0, 0}}), 1 << 20, "trailing");
         expect_error(Compression::gzip, concat({ga, Bytes{0x1f}}), 1 << 20);
     }
-    SUBCASE("file name stored by gzip")
-    {
+    SUBCASE("file name stored by gzip") {
         std::string in = tmp().path + "/named.ko";
         REQUIRE(write_file(in, a));
         REQUIRE(system(("gzip -f -9 '" + in + "'").c_str()) == 0);
@@ -423,8 +386,7 @@ TEST_CASE("gzip: members, header fields, checks and damage")
         REQUIRE((g[3] & 8) != 0);
         expect_roundtrip(Compression::gzip, g, a, "FNAME");
     }
-    SUBCASE("FEXTRA, FCOMMENT and FHCRC")
-    {
+    SUBCASE("FEXTRA, FCOMMENT and FHCRC") {
         // Rebuild the header of a -n member with the optional fields.
         Bytes h(ga.begin(), ga.begin() + 10);
         h[3] |= 4 | 16 | 2;
@@ -442,8 +404,7 @@ TEST_CASE("gzip: members, header fields, checks and damage")
         bad[4] ^= 1; // MTIME is covered by FHCRC
         expect_error(Compression::gzip, bad, 1 << 20, "header CRC");
     }
-    SUBCASE("wrong CRC32, wrong ISIZE, bad method, reserved flags")
-    {
+    SUBCASE("wrong CRC32, wrong ISIZE, bad method, reserved flags") {
         Bytes t = ga;
         t[t.size() - 8] ^= 1;
         expect_error(Compression::gzip, t, 1 << 20, "CRC32");
@@ -457,16 +418,14 @@ TEST_CASE("gzip: members, header fields, checks and damage")
         t[3] |= 0x20;
         expect_error(Compression::gzip, t, 1 << 20, "reserved");
     }
-    SUBCASE("max_output")
-    {
+    SUBCASE("max_output") {
         auto r = earlymod::decompress(Compression::gzip, ga.data(), ga.size(), a.size());
         CHECK(r.error == nullptr);
         r.release();
         expect_error(Compression::gzip, ga, a.size() - 1, "limit");
         expect_error(Compression::gzip, ga, 0, "limit");
     }
-    SUBCASE("damage")
-    {
+    SUBCASE("damage") {
         Bytes small = texty(3000);
         damage(Compression::gzip, run_filter(small, "gzip -c -9 -n"), small);
         damage(Compression::gzip, ga, a);
@@ -477,8 +436,7 @@ TEST_CASE("gzip: members, header fields, checks and damage")
 
 // ---- xz ------------------------------------------------------------------------
 
-TEST_CASE("xz: round trips through the xz tool")
-{
+TEST_CASE("xz: round trips through the xz tool") {
     if (!have_tool("xz")) {
         MESSAGE("xz not installed: skipped");
         return;
@@ -501,8 +459,7 @@ TEST_CASE("xz: round trips through the xz tool")
     }
 }
 
-TEST_CASE("xz: streams, padding, filters, checks and damage")
-{
+TEST_CASE("xz: streams, padding, filters, checks and damage") {
     if (!have_tool("xz")) {
         MESSAGE("xz not installed: skipped");
         return;
@@ -511,28 +468,25 @@ TEST_CASE("xz: streams, padding, filters, checks and damage")
     Bytes xa = run_filter(a, "xz -c --check=crc32 --lzma2=dict=1MiB");
     Bytes xb = run_filter(b, "xz -c --check=crc64");
 
-    SUBCASE("concatenated streams with stream padding")
-    {
+    SUBCASE("concatenated streams with stream padding") {
         Bytes pad4(4, 0), pad8(8, 0);
         expect_roundtrip(Compression::xz, concat({xa, xb}), concat({a, b}), "2 streams");
         expect_roundtrip(Compression::xz, concat({xa, pad4, xb, pad8}), concat({a, b}), "padding");
         expect_error(Compression::xz, concat({xa, Bytes(3, 0)}), 1 << 20, "padding");
         expect_error(Compression::xz, concat({xa, pad4, Bytes{1, 2, 3, 4}}), 1 << 20);
     }
-    SUBCASE("filter chains other than LZMA2 alone are refused")
-    {
+    SUBCASE("filter chains other than LZMA2 alone are refused") {
         Bytes x86 = run_filter(a, "xz -c --x86 --lzma2");
         expect_error(Compression::xz, x86, 1 << 20, "unsupported filter");
         Bytes delta = run_filter(a, "xz -c --delta=dist=4 --lzma2");
         expect_error(Compression::xz, delta, 1 << 20, "unsupported filter");
     }
-    SUBCASE("wrong checks")
-    {
+    SUBCASE("wrong checks") {
         // Single block: the check field ends right before the index.
         // Backward size in the footer gives the index size.
         auto check_at = [](const Bytes& x, size_t check_size) {
-            size_t back = ((size_t)x[x.size() - 8] | (size_t)x[x.size() - 7] << 8 |
-                           (size_t)x[x.size() - 6] << 16 | (size_t)x[x.size() - 5] << 24);
+            size_t back = ((size_t)x[x.size() - 8] | (size_t)x[x.size() - 7] << 8 | (size_t)x[x.size() - 6] << 16 |
+                           (size_t)x[x.size() - 5] << 24);
             size_t index = x.size() - 12 - (back + 1) * 4;
             return index - check_size;
         };
@@ -550,37 +504,31 @@ TEST_CASE("xz: streams, padding, filters, checks and damage")
         t[t.size() - 13] ^= 1; // index CRC32
         expect_error(Compression::xz, t, 1 << 20, "index");
     }
-    SUBCASE("every data size modulo 64 with SHA-256 and CRC64")
-    {
+    SUBCASE("every data size modulo 64 with SHA-256 and CRC64") {
         // Covers both SHA-256 padding cases (one or two final blocks).
         Bytes d = texty(200);
         for (size_t n = 40; n <= 140; n++) {
             Bytes part(d.begin(), d.begin() + (long)n);
             expect_roundtrip(Compression::xz, run_filter(part, "xz -c --check=sha256"), part, "sha256");
-            if (n % 9 == 0)
-                expect_roundtrip(Compression::xz, run_filter(part, "xz -c --check=crc64"), part, "crc64");
+            if (n % 9 == 0) expect_roundtrip(Compression::xz, run_filter(part, "xz -c --check=crc64"), part, "crc64");
         }
     }
-    SUBCASE("reserved check types are refused")
-    {
+    SUBCASE("reserved check types are refused") {
         Bytes t = xa;
         for (unsigned char type : {2, 3, 5, 9, 11, 15}) {
             t[7] = type; // stream flags, with the header CRC recomputed
             uint32_t crc = crc32_of(&t[6], 2);
-            for (int k = 0; k < 4; k++)
-                t[8 + k] = (unsigned char)(crc >> (8 * k));
+            for (int k = 0; k < 4; k++) t[8 + k] = (unsigned char)(crc >> (8 * k));
             expect_error(Compression::xz, t, 1 << 20, "unsupported check type");
         }
     }
-    SUBCASE("max_output")
-    {
+    SUBCASE("max_output") {
         auto r = earlymod::decompress(Compression::xz, xa.data(), xa.size(), a.size());
         CHECK(r.error == nullptr);
         r.release();
         expect_error(Compression::xz, xa, a.size() - 1, "limit");
     }
-    SUBCASE("damage")
-    {
+    SUBCASE("damage") {
         Bytes small = texty(3000);
         damage(Compression::xz, run_filter(small, "xz -c --check=crc32 --lzma2=dict=1MiB"), small);
         damage(Compression::xz, run_filter(small, "xz -c --check=none"), small, false);
@@ -592,8 +540,7 @@ TEST_CASE("xz: streams, padding, filters, checks and damage")
 
 // ---- zstd --------------------------------------------------------------------
 
-TEST_CASE("zstd: round trips through the zstd tool")
-{
+TEST_CASE("zstd: round trips through the zstd tool") {
     if (!have_tool("zstd")) {
         MESSAGE("zstd not installed: skipped");
         return;
@@ -614,8 +561,7 @@ TEST_CASE("zstd: round trips through the zstd tool")
     }
 }
 
-TEST_CASE("zstd: frames, skippable frames, checks and damage")
-{
+TEST_CASE("zstd: frames, skippable frames, checks and damage") {
     if (!have_tool("zstd")) {
         MESSAGE("zstd not installed: skipped");
         return;
@@ -624,8 +570,7 @@ TEST_CASE("zstd: frames, skippable frames, checks and damage")
     Bytes za = run_filter(a, "zstd -q -c -19 --check");
     Bytes zb = run_filter(b, "zstd -q -c -1 --no-check");
 
-    SUBCASE("multiple and skippable frames")
-    {
+    SUBCASE("multiple and skippable frames") {
         Bytes skip = {0x5A, 0x2A, 0x4D, 0x18, 5, 0, 0, 0, 'h', 'e', 'l', 'l', 'o'};
         expect_roundtrip(Compression::zstd, concat({za, zb, za}), concat({a, b, a}), "3 frames");
         auto r = earlymod::decompress(Compression::zstd, concat({za, skip, zb, skip}).data(),
@@ -637,8 +582,7 @@ TEST_CASE("zstd: frames, skippable frames, checks and damage")
         Bytes cut_skip(skip.begin(), skip.end() - 1);
         expect_error(Compression::zstd, concat({za, cut_skip}), 1 << 20, "truncated");
     }
-    SUBCASE("wrong checksum, reserved bit, dictionary")
-    {
+    SUBCASE("wrong checksum, reserved bit, dictionary") {
         Bytes t = za;
         t[t.size() - 2] ^= 4;
         expect_error(Compression::zstd, t, 1 << 20, "checksum");
@@ -653,8 +597,7 @@ TEST_CASE("zstd: frames, skippable frames, checks and damage")
         t.insert(t.begin() + (long)at, 7);
         expect_error(Compression::zstd, t, 1 << 20, "dictionary");
     }
-    SUBCASE("max_output")
-    {
+    SUBCASE("max_output") {
         auto r = earlymod::decompress(Compression::zstd, za.data(), za.size(), a.size());
         CHECK(r.error == nullptr);
         r.release();
@@ -662,8 +605,7 @@ TEST_CASE("zstd: frames, skippable frames, checks and damage")
         Bytes nc = run_filter(a, "zstd -q -c --no-content-size");
         expect_error(Compression::zstd, nc, a.size() - 1, "limit");
     }
-    SUBCASE("damage")
-    {
+    SUBCASE("damage") {
         Bytes small = texty(3000);
         damage(Compression::zstd, run_filter(small, "zstd -q -c -19 --check"), small);
         damage(Compression::zstd, za, a);
@@ -674,8 +616,7 @@ TEST_CASE("zstd: frames, skippable frames, checks and damage")
 
 // ---- speed ---------------------------------------------------------------------
 
-TEST_CASE("decompress: 5 MB in each format (timing reported)")
-{
+TEST_CASE("decompress: 5 MB in each format (timing reported)") {
     Bytes d = concat({self_binary(), texty(2000000)});
     d.resize(5 * 1024 * 1024, 0);
     struct {
@@ -686,8 +627,7 @@ TEST_CASE("decompress: 5 MB in each format (timing reported)")
                 {"xz", "xz -c --check=crc32 --lzma2=dict=1MiB", Compression::xz},
                 {"zstd", "zstd -q -c -12", Compression::zstd}};
     for (auto& r : runs) {
-        if (!have_tool(r.tool))
-            continue;
+        if (!have_tool(r.tool)) continue;
         Bytes comp = run_filter(d, r.cmd);
         timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -706,22 +646,18 @@ TEST_CASE("decompress: 5 MB in each format (timing reported)")
 
 namespace {
 
-void find_modules(const std::string& dir, std::vector<std::string>& out, int depth = 0)
-{
+void find_modules(const std::string& dir, std::vector<std::string>& out, int depth = 0) {
     DIR* d = opendir(dir.c_str());
     if (!d || depth > 12) {
-        if (d)
-            closedir(d);
+        if (d) closedir(d);
         return;
     }
     while (dirent* e = readdir(d)) {
         std::string name = e->d_name;
-        if (name == "." || name == "..")
-            continue;
+        if (name == "." || name == "..") continue;
         std::string p = dir + "/" + name;
         struct stat st;
-        if (lstat(p.c_str(), &st) != 0)
-            continue;
+        if (lstat(p.c_str(), &st) != 0) continue;
         if (S_ISDIR(st.st_mode))
             find_modules(p, out, depth + 1);
         else if (S_ISREG(st.st_mode) &&
@@ -733,8 +669,7 @@ void find_modules(const std::string& dir, std::vector<std::string>& out, int dep
 
 } // namespace
 
-TEST_CASE("decompress: real kernel modules from EARLYMOD_KO_DIR")
-{
+TEST_CASE("decompress: real kernel modules from EARLYMOD_KO_DIR") {
     const char* dir = getenv("EARLYMOD_KO_DIR");
     if (!dir || !*dir) {
         MESSAGE("EARLYMOD_KO_DIR not set: skipped");
@@ -749,8 +684,7 @@ TEST_CASE("decompress: real kernel modules from EARLYMOD_KO_DIR")
     // A spread of modules plus the largest one.
     std::vector<std::string> pick;
     size_t step = files.size() > 12 ? files.size() / 12 : 1;
-    for (size_t i = 0; i < files.size(); i += step)
-        pick.push_back(files[i]);
+    for (size_t i = 0; i < files.size(); i += step) pick.push_back(files[i]);
     size_t biggest = 0;
     off_t bsize = -1;
     for (size_t i = 0; i < files.size(); i++) {
@@ -768,8 +702,7 @@ TEST_CASE("decompress: real kernel modules from EARLYMOD_KO_DIR")
         Compression c = earlymod::detect_compression(comp.data(), comp.size());
         const char* tool = c == Compression::xz ? "xz" : c == Compression::gzip ? "gzip" : "zstd";
         REQUIRE(c != Compression::none);
-        if (!have_tool(tool))
-            continue;
+        if (!have_tool(tool)) continue;
         std::string cmd = std::string(tool) + " -dc '" + f + "' > '" + tmp().path + "/ref'";
         REQUIRE(system(cmd.c_str()) == 0);
         REQUIRE(read_file(tmp().path + "/ref", ref));

@@ -27,9 +27,9 @@
 #include <thread>
 #include <vector>
 
-#include "earlymod/boot.h"
-#include "earlymod/kernel_params.h"
-#include "earlymod/output.h"
+#include "earlymod/boot/boot.h"
+#include "earlymod/config/kernel_params.h"
+#include "earlymod/util/output.h"
 #include "fake_kernel.h"
 #include "tree.h"
 #include "watchdog.h"
@@ -45,9 +45,8 @@ namespace {
 //   e1000e
 //   ahci   -> libahci
 const std::vector<std::string> wanted = {"xfs", "btrfs", "e1000e", "ahci"};
-const std::vector<std::string> plan_modules = {"crc32c_intel", "crc32c_generic", "libcrc32c", "xfs",
-                                               "raid6_pq",     "xor",            "btrfs",     "e1000e",
-                                               "libahci",      "ahci"};
+const std::vector<std::string> plan_modules = {"crc32c_intel", "crc32c_generic", "libcrc32c", "xfs",     "raid6_pq",
+                                               "xor",          "btrfs",          "e1000e",    "libahci", "ahci"};
 
 // The load engine with one worker (one module at a time) and with four.
 enum class Mode { one_worker, workers };
@@ -63,10 +62,10 @@ const char* mode_name(Mode m) {
 enum class Fault { loads, present, benign, fails };
 struct Injection {
     int err;
-    int times;                  // -1: every call
-    bool in_module_blacklist;   // the module is in module_blacklist=
+    int times;                // -1: every call
+    bool in_module_blacklist; // the module is in module_blacklist=
     Fault expect;
-    unsigned attempts;          // load calls per try of the module
+    unsigned attempts; // load calls per try of the module
 };
 
 std::string errno_label(const Injection& in) {
@@ -78,18 +77,12 @@ std::string errno_label(const Injection& in) {
 
 const unsigned retries = Context::max_interrupted_retries;
 const std::vector<Injection> injections = {
-    {EEXIST, -1, false, Fault::present, 1},
-    {ENOENT, -1, false, Fault::benign, 1},
-    {ENODEV, -1, false, Fault::benign, 1},
-    {EPERM, -1, false, Fault::fails, 1},
-    {EPERM, -1, true, Fault::benign, 1},
-    {ENOEXEC, -1, false, Fault::fails, 1},
-    {EKEYREJECTED, -1, false, Fault::fails, 1},
-    {EBUSY, -1, false, Fault::fails, 1},
-    {ENOMEM, -1, false, Fault::fails, 1},
-    {EINTR, -1, false, Fault::fails, 1 + retries},
-    {EINTR, 1, false, Fault::loads, 2},
-    {EFAULT, -1, false, Fault::fails, 1},
+    {EEXIST, -1, false, Fault::present, 1},     {ENOENT, -1, false, Fault::benign, 1},
+    {ENODEV, -1, false, Fault::benign, 1},      {EPERM, -1, false, Fault::fails, 1},
+    {EPERM, -1, true, Fault::benign, 1},        {ENOEXEC, -1, false, Fault::fails, 1},
+    {EKEYREJECTED, -1, false, Fault::fails, 1}, {EBUSY, -1, false, Fault::fails, 1},
+    {ENOMEM, -1, false, Fault::fails, 1},       {EINTR, -1, false, Fault::fails, 1 + retries},
+    {EINTR, 1, false, Fault::loads, 2},         {EFAULT, -1, false, Fault::fails, 1},
 };
 
 // Where the fault is injected, and what becomes of each module when that
@@ -100,19 +93,19 @@ const std::vector<Injection> injections = {
 // (btrfs's raid6_pq and xor load).
 struct Site {
     std::string module;
-    bool required;                            // a hard dependency or a target
-    std::vector<std::string> skipped;         // they need it
+    bool required;                    // a hard dependency or a target
+    std::vector<std::string> skipped; // they need it
 };
 const std::vector<Site> sites = {
     {"libcrc32c", true, {"xfs", "btrfs"}},
     {"libahci", true, {"ahci"}},
     {"xfs", true, {}},
-    {"crc32c_generic", false, {}},  // a softdep: its failure is ignored
+    {"crc32c_generic", false, {}}, // a softdep: its failure is ignored
 };
 
 struct Seen {
     Outcome outcome;
-    std::string cause;  // skipped: the module that failed
+    std::string cause; // skipped: the module that failed
     int reports = 0;
 };
 
@@ -139,7 +132,7 @@ struct Recorder {
 
 struct RunResult {
     LoadTotals totals;
-    int exit_status;  // what `earlymod load` returns for these totals
+    int exit_status; // what `earlymod load` returns for these totals
     std::map<std::string, Seen> seen;
 };
 
@@ -178,7 +171,7 @@ RunResult run(FakeKernel& k, Mode mode, const std::string& cmdline, const std::s
         fixture::Watchdog watchdog(what, 30);
         r.totals = load_modules(ctx, log, names, mode == Mode::workers ? 4 : 1);
     }
-    r.exit_status = r.totals.ok() ? 0 : 1;  // as run_load() in src/cli/load.cpp
+    r.exit_status = r.totals.ok() ? 0 : 1; // as run_load() in src/cli/load.cpp
     r.seen = rec.seen;
     return r;
 }
@@ -236,11 +229,11 @@ TEST_CASE("fault injection: every errno at chosen modules, with one worker and w
                     auto it = r.seen.find(m);
                     REQUIRE_MESSAGE(it != r.seen.end(), what << ": " << m << " was never reported");
                     CHECK_MESSAGE(it->second.outcome == expect, what << ": " << m << " is "
-                                                                << outcome_name(it->second.outcome) << ", want "
-                                                                << outcome_name(expect));
+                                                                     << outcome_name(it->second.outcome) << ", want "
+                                                                     << outcome_name(expect));
                     if (expect == Outcome::skipped)
-                        CHECK_MESSAGE(it->second.cause == site.module, what << ": " << m << " skipped because of '"
-                                                                       << it->second.cause << "'");
+                        CHECK_MESSAGE(it->second.cause == site.module,
+                                      what << ": " << m << " skipped because of '" << it->second.cause << "'");
                     // Kernel calls: none for what was skipped; one try of
                     // each other module, the faulty one `attempts` calls
                     // (EINTR retries) in its one try.
@@ -270,11 +263,11 @@ TEST_CASE("fault injection: the figures for one case, written out") {
     FakeKernel k;
     k.fail("libcrc32c", ENOEXEC);
     RunResult r = run(k, Mode::workers, "", "ENOEXEC at libcrc32c, 4 workers");
-    CHECK(r.totals.loaded == 7);  // crc32c x2, raid6_pq, xor, e1000e, libahci, ahci
-    CHECK(r.totals.failed == 3);  // libcrc32c, and xfs and btrfs that need it
+    CHECK(r.totals.loaded == 7); // crc32c x2, raid6_pq, xor, e1000e, libahci, ahci
+    CHECK(r.totals.failed == 3); // libcrc32c, and xfs and btrfs that need it
     CHECK(r.totals.present == 0);
     CHECK(r.exit_status == 1);
-    CHECK(k.calls("libcrc32c") == 1);  // tried once, though xfs and btrfs both need it
+    CHECK(k.calls("libcrc32c") == 1); // tried once, though xfs and btrfs both need it
     // One worker: the same outcomes, one module at a time.
     FakeKernel k1;
     k1.fail("libcrc32c", ENOEXEC);
@@ -315,8 +308,10 @@ TEST_CASE("fault injection: a slow load does not hold up independent modules") {
         // What needs it waited for it (and was skipped when it failed).
         for (const char* m : {"xfs", "btrfs"}) {
             CAPTURE(m);
-            if (err) CHECK(k.calls(m) == 0);
-            else CHECK(k.end_ns(m) > slow_end);
+            if (err)
+                CHECK(k.calls(m) == 0);
+            else
+                CHECK(k.end_ns(m) > slow_end);
         }
         CHECK(r.exit_status == (err ? 1 : 0));
         CHECK(took < 10000000000ull);

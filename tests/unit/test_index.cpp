@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "earlymod/index.h"
-#include "earlymod/output.h"
+#include "earlymod/index/index.h"
+#include "earlymod/util/output.h"
 #include "fixture.h"
 
 using namespace earlymod;
@@ -76,7 +76,13 @@ const char* queries[] = {
     "pci:v00008086d00002922sv00001028sd00000001bc01sc06i01",
     "usb:v13FDp3940d0100dc00dsc00dp00ic08isc06ip50in00",
     "usb:v13FDp3940d0300dc00dsc00dp00ic08isc06ip50in00",
-    "fs_xfs", "crc32c", "crypto_crc32c", "nothing", "", "pci:", "devname:snd/seq",
+    "fs_xfs",
+    "crc32c",
+    "crypto_crc32c",
+    "nothing",
+    "",
+    "pci:",
+    "devname:snd/seq",
 };
 
 } // namespace
@@ -89,7 +95,7 @@ TEST_CASE("text modules.dep: module name from the path, first entry wins, malfor
         "this line has no colon\n"
         "updates/xfs.ko:\n";
     TextIndex idx;
-    CHECK(idx.load(IndexKind::dep, text, "modules.dep").ok());  // bad lines are skipped, not fatal
+    CHECK(idx.load(IndexKind::dep, text, "modules.dep").ok()); // bad lines are skipped, not fatal
     std::string_view v;
     REQUIRE(idx.find("xfs", &v));
     CHECK(v == "kernel/fs/xfs/xfs.ko: kernel/lib/libcrc32c.ko");
@@ -160,7 +166,7 @@ TEST_CASE("binary index: bad headers are refused at open") {
     bad_version[4] = 3;
     CHECK_FALSE(open_with(bad_version).ok());
     std::string bad_root = bin;
-    bad_root[8] = 0x0f;  // offset far past the end
+    bad_root[8] = 0x0f; // offset far past the end
     CHECK_FALSE(open_with(bad_root).ok());
     CHECK_FALSE(open_with(bin.substr(0, 8)).ok());
     CHECK(open_with(bin).ok());
@@ -205,7 +211,7 @@ TEST_CASE("binary index: damaged files never crash or loop, and damage is flagge
     uint32_t off = root & 0x0FFFFFFF;
     // Point the root's first child back at the root itself.
     size_t at = off;
-    if (root & 0x80000000u) at = loop.find('\0', at) + 1;  // skip the prefix
+    if (root & 0x80000000u) at = loop.find('\0', at) + 1; // skip the prefix
     REQUIRE((root & 0x20000000u) != 0);
     size_t child_at = at + 2 /* first, last */;
     REQUIRE(child_at + 4 <= loop.size());
@@ -275,13 +281,13 @@ std::string shared_children_trie(int depth) {
     put32(out, 0xB007F457u);
     put32(out, 0x00020001u);
     put32(out, 0);
-    uint32_t below = static_cast<uint32_t>(out.size()) | 0x40000000u;  // VALUES
+    uint32_t below = static_cast<uint32_t>(out.size()) | 0x40000000u; // VALUES
     put32(out, 1);
     put32(out, 0);
     out += "shared";
     out.push_back('\0');
     for (int i = 0; i < depth; ++i) {
-        uint32_t ref = static_cast<uint32_t>(out.size()) | 0x20000000u;  // CHILDS
+        uint32_t ref = static_cast<uint32_t>(out.size()) | 0x20000000u; // CHILDS
         out.push_back('*');
         out.push_back('+');
         put32(out, below);
@@ -304,7 +310,7 @@ TEST_CASE("binary index: nodes shared between parents cost at most the budget pe
     std::string bin = shared_children_trie(60);
     const size_t bound = bin_walk_work_per_byte * (bin.size() + 1);
     const std::string plus_250(250, '+');
-    const std::string plus_300(300, '+');  // past the NFA's 255: the enumerating walk
+    const std::string plus_300(300, '+'); // past the NFA's 255: the enumerating walk
     const std::string wild = "*" + std::string(40, '+') + "*";
     for (const std::string& q : {plus_250, plus_300, wild}) {
         INFO("query of " << q.size() << " bytes: " << q.substr(0, 8));
@@ -342,7 +348,7 @@ TEST_CASE("binary index: a depmod trie is read about once per walk, whatever the
     REQUIRE(b.open(reinterpret_cast<const unsigned char*>(bin.data()), bin.size(), "modules.alias.bin").ok());
     std::vector<std::string> qs(std::begin(queries), std::end(queries));
     qs.push_back("pci:v00001042d00001234sv00000000sd00000000bc02sc00i00");
-    qs.push_back("pci:v00001042d" + std::string(400, '0'));  // the enumerating walk
+    qs.push_back("pci:v00001042d" + std::string(400, '0')); // the enumerating walk
     for (const std::string& q : qs) {
         INFO("query: " << q);
         Vec<IndexValue> v;
@@ -357,7 +363,7 @@ TEST_CASE("binary index: a depmod trie is read about once per walk, whatever the
 }
 
 TEST_CASE("text modules.alias: 65536 patterns matching one query are ordered in n log n steps, as kmod orders them") {
-    const size_t n = 65536;  // 2^16
+    const size_t n = 65536; // 2^16
     const size_t log_n = 16;
     // Distinct patterns, all matching "q" + 16 'a': each 'a' or '?'.
     std::string text;
@@ -395,7 +401,7 @@ TEST_CASE("index selection: an empty modules.builtin.bin or modules.builtin.alia
         fixture::TempDir dir;
         dir.write("modules.builtin.bin", bytes);
         dir.write("modules.builtin.alias.bin", bytes);
-        dir.write("modules.builtin", "kernel/fs/foo.ko\n");  // not read: the .bin wins
+        dir.write("modules.builtin", "kernel/fs/foo.ko\n"); // not read: the .bin wins
         Arena arena;
         IndexFile builtin, builtin_alias;
         builtin.open(IndexKind::builtin, dir.path(), "/lib/modules/x", arena);

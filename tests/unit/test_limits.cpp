@@ -12,13 +12,13 @@
 #include <string>
 #include <vector>
 
-#include "earlymod/config.h"
-#include "earlymod/earlymod.h"
-#include "earlymod/load_engine.h"
-#include "earlymod/files.h"
-#include "earlymod/index.h"
-#include "earlymod/modules_load.h"
-#include "earlymod/output.h"
+#include "earlymod/config/config.h"
+#include "earlymod/config/modules_load.h"
+#include "earlymod/engine/context.h"
+#include "earlymod/engine/load_engine.h"
+#include "earlymod/index/index.h"
+#include "earlymod/util/files.h"
+#include "earlymod/util/output.h"
 #include "fake_kernel.h"
 #include "fixture.h"
 
@@ -107,7 +107,7 @@ TEST_CASE("a logical modprobe.d line longer than max_config_line_bytes is ignore
     });
     REQUIRE(c.options.size() == 1);
     CHECK(c.options[0].options.size() == max_config_line_bytes - 12);
-    CHECK(c.aliases.size() == 2);  // the lines around it are still read
+    CHECK(c.aliases.size() == 2); // the lines around it are still read
     // The long line ends on physical line 2 + (its pieces): named by its end.
     CHECK(has(err, "long.conf line "));
     CHECK(has(err, "longer than " + std::to_string(max_config_line_bytes) + " bytes"));
@@ -138,7 +138,7 @@ TEST_CASE("a text index of max_index_lines lines is read, one line more is refus
     CHECK(e.ok());
     std::string_view v;
     Vec<IndexValue> found;
-    full.search("fs_xfs", found);  // queries come normalised
+    full.search("fs_xfs", found); // queries come normalised
     CHECK(found.size() == 1);
 
     std::string over_text = blanks + "alias fs-xfs xfs\n\n";
@@ -216,7 +216,7 @@ TEST_CASE("through a modules dir, a refused text index is an error and finds not
     std::string err = fixture::stderr_of([&] { e = t.ctx.load("fs-xfs", ""); });
     CHECK_FALSE(e.ok());
     CHECK(has(err, "/lib/modules/1.0/modules.alias: more than"));
-    CHECK(t.ctx.load("xfs", "").ok());  // modules.dep is fine
+    CHECK(t.ctx.load("xfs", "").ok()); // modules.dep is fine
 }
 
 TEST_CASE("a module with max_module_deps dependencies loads, one more is refused") {
@@ -308,16 +308,14 @@ TEST_CASE("install commands nest up to max_command_depth") {
 
 TEST_CASE("modules-load.d: max_modules_load_lines lines are read, one more refuses the file") {
     WantedModules full;
-    std::string err = fixture::stderr_of([&] {
-        full.parse(std::string(max_modules_load_lines - 1, '\n') + "xfs\n", "/etc/modules-load.d/full.conf");
-    });
+    std::string err = fixture::stderr_of(
+        [&] { full.parse(std::string(max_modules_load_lines - 1, '\n') + "xfs\n", "/etc/modules-load.d/full.conf"); });
     CHECK(err.empty());
     CHECK(full.names().size() == 1);
 
     WantedModules over;
-    err = fixture::stderr_of([&] {
-        over.parse(std::string(max_modules_load_lines, '\n') + "xfs\n", "/etc/modules-load.d/over.conf");
-    });
+    err = fixture::stderr_of(
+        [&] { over.parse(std::string(max_modules_load_lines, '\n') + "xfs\n", "/etc/modules-load.d/over.conf"); });
     CHECK(over.names().empty());
     CHECK(has(err, "/etc/modules-load.d/over.conf: more than " + std::to_string(max_modules_load_lines)));
 }
@@ -331,6 +329,5 @@ TEST_CASE("modules-load.d: a line longer than max_modules_load_line_bytes is ign
     });
     REQUIRE(w.names().size() == 2);
     CHECK(w.names()[1].size() == max_modules_load_line_bytes);
-    CHECK(has(err, "/etc/modules-load.d/long.conf:2: line longer than " +
-                       std::to_string(max_modules_load_line_bytes)));
+    CHECK(has(err, "/etc/modules-load.d/long.conf:2: line longer than " + std::to_string(max_modules_load_line_bytes)));
 }

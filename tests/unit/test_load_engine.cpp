@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "../../src/cli/commands.h"
-#include "earlymod/boot.h"
-#include "earlymod/load_engine.h"
+#include "earlymod/boot/boot.h"
+#include "earlymod/engine/load_engine.h"
 #include "fake_kernel.h"
 #include "tree.h"
 #include "watchdog.h"
@@ -123,7 +123,7 @@ TEST_CASE("load engine: one outcome per module per run, across names submitted l
     // libcrc32c failed for xfs; btrfs, submitted after, is skipped because
     // of it without a second try, and its other dependencies load.
     CHECK(engine.submit("btrfs", Origin::wanted));
-    CHECK(engine.submit("xfs", Origin::wanted));  // decided: not again
+    CHECK(engine.submit("xfs", Origin::wanted)); // decided: not again
     CHECK(engine.wait(0));
     CHECK(run.kernel.calls("libcrc32c") == 1);
     CHECK(run.kernel.calls("xfs") == 0);
@@ -147,7 +147,7 @@ TEST_CASE("load engine: names submitted while loads run join the same plan") {
     LoadEngine engine(run.ctx);
     engine.start(4);
     CHECK(engine.submit("xfs", Origin::wanted));
-    engine.pump();  // libcrc32c's prerequisites start
+    engine.pump(); // libcrc32c's prerequisites start
     CHECK(engine.submit("btrfs", Origin::device));
     CHECK_FALSE(engine.submit("nosuchmodule", Origin::device));
     CHECK(engine.wait(0));
@@ -226,7 +226,7 @@ TEST_CASE("load engine: install commands on 16 workers each see their own module
     // Nothing of it is left in this process's environment (init= inherits it).
     CHECK(getenv("MODPROBE_MODULE") == nullptr);
     CHECK(getenv("EARLYMOD_COMMAND_DEPTH") == nullptr);
-    CHECK(kernel.calls("m100") == 0);  // a command, not the kernel
+    CHECK(kernel.calls("m100") == 0); // a command, not the kernel
 }
 
 TEST_CASE("load engine: a command that outlives the command timeout is killed and fails") {

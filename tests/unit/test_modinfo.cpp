@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "earlymod/modinfo.h"
+#include "earlymod/index/modinfo.h"
 
 using namespace earlymod;
 
@@ -137,7 +137,10 @@ TEST_CASE("modinfo: padding, NUL runs, a key without '=', a last string without 
 
 TEST_CASE("modinfo: not ELF, or a header too short") {
     check_refused("", ENOEXEC, "not an ELF file");
-    check_refused("\x7f" "ELF", ENOEXEC, "not an ELF file");
+    check_refused(
+        "\x7f"
+        "ELF",
+        ENOEXEC, "not an ELF file");
     check_refused(std::string(100, 'x'), ENOEXEC, "not an ELF file");
     std::string good = make_elf({});
     check_refused(good.substr(0, 40), EINVAL, "truncated ELF header");
@@ -160,13 +163,13 @@ TEST_CASE("modinfo: a damaged section header table") {
     put(f, 0x28, good.size(), 8, false);
     check_refused(f, EINVAL, "past the end of the file");
     f = good;
-    put(f, 0x28, ~uint64_t{0} - 8, 8, false);  // offset + size wraps around
+    put(f, 0x28, ~uint64_t{0} - 8, 8, false); // offset + size wraps around
     check_refused(f, EINVAL, "past the end of the file");
     f = good;
-    put(f, 0x3c, 0xffff, 2, false);  // more entries than the file holds
+    put(f, 0x3c, 0xffff, 2, false); // more entries than the file holds
     check_refused(f, EINVAL, "past the end of the file");
     f = good;
-    put(f, 0x3c, 0, 2, false);  // no sections: kmod 30 asserts here
+    put(f, 0x3c, 0, 2, false); // no sections: kmod 30 asserts here
     check_refused(f, EINVAL, "bad section name table index 2 (of 0 sections)");
 }
 
@@ -180,16 +183,16 @@ TEST_CASE("modinfo: a damaged section name table") {
     put(f, 0x3e, 0xfff0, 2, false);
     check_refused(f, EINVAL, "bad section name table index 65520 (of 3 sections)");
     f = good;
-    put(f, l.shoff + 2 * l.entry + 24, good.size() + 1, 8, false);  // its offset
+    put(f, l.shoff + 2 * l.entry + 24, good.size() + 1, 8, false); // its offset
     check_refused(f, EINVAL, "section name table past the end of the file");
     f = good;
-    put(f, l.shoff + 2 * l.entry + 32, uint64_t{1} << 62, 8, false);  // a huge size
+    put(f, l.shoff + 2 * l.entry + 32, uint64_t{1} << 62, 8, false); // a huge size
     check_refused(f, EINVAL, "section name table past the end of the file");
     f = good;
     put(f, l.shoff + 2 * l.entry + 32, 0, 8, false);
     check_refused(f, EINVAL, "does not end in a NUL");
     f = good;
-    put(f, l.shoff + 2 * l.entry + 32, 3, 8, false);  // cut inside a name
+    put(f, l.shoff + 2 * l.entry + 32, 3, 8, false); // cut inside a name
     check_refused(f, EINVAL, "does not end in a NUL");
 }
 
@@ -200,23 +203,24 @@ TEST_CASE("modinfo: no .modinfo, or one past the end of the file") {
     Layout l;
     std::string good = make_elf({}, &l);
     std::string f = good;
-    put(f, l.shoff + l.entry + 32, good.size(), 8, false);  // .modinfo's size
+    put(f, l.shoff + l.entry + 32, good.size(), 8, false); // .modinfo's size
     check_refused(f, EINVAL, ".modinfo section past the end of the file");
     f = good;
-    put(f, l.shoff + l.entry + 24, ~uint64_t{0}, 8, false);  // .modinfo's offset
+    put(f, l.shoff + l.entry + 24, ~uint64_t{0}, 8, false); // .modinfo's offset
     check_refused(f, EINVAL, ".modinfo section past the end of the file");
     f = good;
-    put(f, l.shoff + l.entry, 1000, 4, false);  // its name past the name table
+    put(f, l.shoff + l.entry, 1000, 4, false); // its name past the name table
     check_refused(f, ENOENT, "no .modinfo section");
 }
 
 TEST_CASE("modinfo: modules.builtin.modinfo records") {
-    std::string text("ext4.license=GPL\0ext4.alias=fs-ext4\0ext4x.name=no\0xfs.license=GPL\0"
-                     "ext4.alias=late\0",
-                     79);
+    std::string text(
+        "ext4.license=GPL\0ext4.alias=fs-ext4\0ext4x.name=no\0xfs.license=GPL\0"
+        "ext4.alias=late\0",
+        79);
     Vec<ModinfoEntry> out;
     CHECK(read_builtin_modinfo(text, "ext4", "modules.builtin.modinfo", out).ok());
-    REQUIRE(out.size() == 2);  // the first run only, as kmod
+    REQUIRE(out.size() == 2); // the first run only, as kmod
     CHECK(out[0].key == "license");
     CHECK(out[1].value == "fs-ext4");
     out.clear();
@@ -232,9 +236,12 @@ namespace {
 std::string der(unsigned char tag, const std::string& content) {
     std::string s(1, static_cast<char>(tag));
     size_t n = content.size();
-    if (n < 0x80) s += static_cast<char>(n);
-    else if (n < 0x100) s += "\x81", s += static_cast<char>(n);
-    else s += "\x82", s += static_cast<char>(n >> 8), s += static_cast<char>(n & 0xff);
+    if (n < 0x80)
+        s += static_cast<char>(n);
+    else if (n < 0x100)
+        s += "\x81", s += static_cast<char>(n);
+    else
+        s += "\x82", s += static_cast<char>(n >> 8), s += static_cast<char>(n & 0xff);
     return s + content;
 }
 
@@ -258,8 +265,7 @@ std::string pkcs7(const std::string& serial, const std::string& signature, bool 
         der(0x30, der(0x02, "\x01") + der(0x31, der(0x30, sha256)) +
                       der(0x30, der(0x06, bytes({0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01}))) +
                       der(0x31, signer_info));
-    return der(0x30, der(0x06, bytes({0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02})) +
-                         der(0xa0, signed_data));
+    return der(0x30, der(0x06, bytes({0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02})) + der(0xa0, signed_data));
 }
 
 std::string signed_file(const std::string& sig, int id_type, const std::string& signer = "",
@@ -292,9 +298,9 @@ TEST_CASE("modinfo: a PKCS#7 module signature") {
     CHECK(s.id_type == "PKCS#7");
     CHECK(s.signer == "Test signing key");
     CHECK(s.hash_algo == "sha256");
-    CHECK(hex(s.key_id) == "5E:E1:13");  // the serial's leading zero dropped
+    CHECK(hex(s.key_id) == "5E:E1:13"); // the serial's leading zero dropped
     CHECK(s.signature == sig);
-    CHECK(hex(s.signature).find(":\n\t\tAB:") == 20 * 3 - 1);  // wrapped after 20 bytes
+    CHECK(hex(s.signature).find(":\n\t\tAB:") == 20 * 3 - 1); // wrapped after 20 bytes
     // Without a commonName: the issuer's last attribute.
     REQUIRE(signature_of(signed_file(pkcs7("\x07", sig, false), 2), &s));
     CHECK(s.signer == "Org");
@@ -312,13 +318,13 @@ TEST_CASE("modinfo: signatures that are absent or do not parse") {
     // A trailer whose lengths exceed the file, or with unknown fields.
     std::string f = signed_file(p7, 2);
     std::string g = f;
-    g[g.size() - 28 - 4] = '\x7f';  // sig_len's high byte
+    g[g.size() - 28 - 4] = '\x7f'; // sig_len's high byte
     CHECK(!signature_of(g, &s));
     g = f;
-    g[g.size() - 28 - 12] = 5;  // algo
+    g[g.size() - 28 - 12] = 5; // algo
     CHECK(!signature_of(g, &s));
     g = f;
-    g[g.size() - 28 - 10] = 3;  // id_type
+    g[g.size() - 28 - 10] = 3; // id_type
     CHECK(!signature_of(g, &s));
     CHECK(!signature_of(std::string("~Module signature appended~\n"), &s));
 }
@@ -327,7 +333,7 @@ TEST_CASE("modinfo: the older trailer forms carry their own fields") {
     ModuleSignature s;
     REQUIRE(signature_of(signed_file("SIG", 1, std::string("Signer\0x", 8), "\x01\x02"), &s));
     CHECK(s.id_type == "X509");
-    CHECK(s.signer == "Signer");  // up to its NUL, as kmod prints it
+    CHECK(s.signer == "Signer"); // up to its NUL, as kmod prints it
     CHECK(hex(s.key_id) == "01:02");
     CHECK(s.hash_algo == "sha256");
     CHECK(s.signature == "SIG");

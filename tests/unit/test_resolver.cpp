@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "earlymod/earlymod.h"
-#include "earlymod/output.h"
+#include "earlymod/engine/context.h"
+#include "earlymod/util/output.h"
 #include "fake_kernel.h"
 #include "tree.h"
 
@@ -94,8 +94,8 @@ TEST_CASE("resolution, with text and with binary indexes") {
         CHECK(r.load("dummy-install") == std::vector<std::string>{"install /bin/true "});
         CHECK(r.load("myalias").back() == "insmod " + M + "kernel/fs/btrfs.ko ");
         // A softdep loop is broken by the visited mark.
-        CHECK(r.load("ping") == std::vector<std::string>{"insmod " + M + "kernel/test/ping.ko ",
-                                                         "insmod " + M + "kernel/test/pong.ko "});
+        CHECK(r.load("ping") ==
+              std::vector<std::string>{"insmod " + M + "kernel/test/ping.ko ", "insmod " + M + "kernel/test/pong.ko "});
         // A cycle in modules.dep terminates.
         CHECK(r.load("a").size() == 2);
         // The blacklist applies to a module reached through an alias only.
@@ -114,7 +114,7 @@ TEST_CASE("-b applies the blacklist to every name; -i skips the target's softdep
     CHECK(b.load("snd_pcsp").empty());
     Run i(false, true, false);
     CHECK(i.load("libcrc32c") == std::vector<std::string>{"insmod " + M + "kernel/lib/libcrc32c.ko "});
-    CHECK(i.load("xfs").size() == 4);  // softdeps of dependencies stay
+    CHECK(i.load("xfs").size() == 4); // softdeps of dependencies stay
 }
 
 TEST_CASE("dependencies() lists the files in load order") {
@@ -135,7 +135,8 @@ struct LoadLog {
         auto* l = static_cast<LoadLog*>(ctx);
         l->calls.push_back(std::string(m.name) + "(" + std::string(params) + ")");
         if (static_cast<int>(l->calls.size()) - 1 == l->fail_on)
-            return Error::make(ENOEXEC, "could not insert '%.*s': Exec format error", int(m.name.size()), m.name.data());
+            return Error::make(ENOEXEC, "could not insert '%.*s': Exec format error", int(m.name.size()),
+                               m.name.data());
         return {};
     }
 };
@@ -157,7 +158,7 @@ TEST_CASE("a caller-provided load function replaces the kernel call; softdep fai
     REQUIRE(ctx.open(opt).ok());
     CHECK(ctx.load("xfs", "").ok());
     CHECK(log.calls == std::vector<std::string>{"crc32c_intel()", "crc32c_generic()", "libcrc32c()", "xfs(debug=1 )"});
-    CHECK(kernel.started().empty());  // the kernel's own load was not called
+    CHECK(kernel.started().empty()); // the kernel's own load was not called
 
     // A softdep (crc32c_intel) failing does not stop the others.
     log.calls.clear();
@@ -232,7 +233,7 @@ TEST_CASE("install commands run through /bin/sh, and runaway nesting is stopped"
     Context ctx;
     unsetenv("EARLYMOD_COMMAND_DEPTH");
     REQUIRE(ctx.open(opt).ok());
-    CHECK(ctx.load("dummy_install", "").ok());  // install dummy_install /bin/true
+    CHECK(ctx.load("dummy_install", "").ok()); // install dummy_install /bin/true
     // Started by a command 8 deep: the depth is read at open.
     setenv("EARLYMOD_COMMAND_DEPTH", "8", 1);
     Context deep;

@@ -13,10 +13,10 @@
 #include <string>
 #include <vector>
 
-#include "earlymod/boot.h"
-#include "earlymod/kernel_params.h"
-#include "earlymod/resume.h"
-#include "earlymod/root_device.h"
+#include "earlymod/boot/boot.h"
+#include "earlymod/boot/resume.h"
+#include "earlymod/boot/root_device.h"
+#include "earlymod/config/kernel_params.h"
 #include "fixture.h"
 
 using namespace earlymod;
@@ -150,8 +150,8 @@ TEST_CASE("swap identity: a swap area's UUID and label, also once a hibernation 
 TEST_CASE("swap identity: the area mkswap makes") {
     fixture::TempDir dir;
     std::string img = dir.path() + "/swap.img";
-    std::string cmd = "truncate -s 1M '" + img + "' && mkswap -U 0d6f6b3c-2a1e-4c55-9e0a-2f6e3b1c7d88 -L sw '" +
-                      img + "' >/dev/null 2>&1";
+    std::string cmd = "truncate -s 1M '" + img + "' && mkswap -U 0d6f6b3c-2a1e-4c55-9e0a-2f6e3b1c7d88 -L sw '" + img +
+                      "' >/dev/null 2>&1";
     if (system(cmd.c_str()) != 0) {
         MESSAGE("mkswap unavailable: not run");
         return;

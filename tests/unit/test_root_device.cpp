@@ -8,7 +8,7 @@
 
 #include <string>
 
-#include "earlymod/root_device.h"
+#include "earlymod/boot/root_device.h"
 #include "fixture.h"
 
 using namespace earlymod;
@@ -34,13 +34,13 @@ void put64(std::string& s, size_t at, uint64_t v) {
 
 // Header fields a test may spoil.
 struct Gpt {
-    unsigned block = 4096;        // logical block size the disk is laid out for
-    uint64_t entries_lba = 2;     // where the partition entry array starts
-    uint32_t count = 128;         // entries in the array
+    unsigned block = 4096;    // logical block size the disk is laid out for
+    uint64_t entries_lba = 2; // where the partition entry array starts
+    uint32_t count = 128;     // entries in the array
     uint32_t entry_size = 128;
     uint32_t header_size = 92;
     uint64_t my_lba = 1;
-    unsigned char mbr_type = 0xEE;  // the protective MBR's partition type
+    unsigned char mbr_type = 0xEE; // the protective MBR's partition type
 };
 
 // A disk of 64 blocks: protective MBR, GPT header at LBA 1, the entry
@@ -136,9 +136,9 @@ TEST_CASE("PARTUUID: hostile GPT headers and block sizes are refused, nothing re
     Gpt g;
     g.entry_size = 0;
     CHECK(refused(g, 4096));
-    g.entry_size = 64;          // smaller than an entry
+    g.entry_size = 64; // smaller than an entry
     CHECK(refused(g, 4096));
-    g.entry_size = 200;         // not 128 * 2^n
+    g.entry_size = 200; // not 128 * 2^n
     CHECK(refused(g, 4096));
     g.entry_size = 0x80000000u; // far too big
     CHECK(refused(g, 4096));
@@ -146,24 +146,24 @@ TEST_CASE("PARTUUID: hostile GPT headers and block sizes are refused, nothing re
     g.count = 0;
     CHECK(refused(g, 4096));
     g = Gpt{};
-    g.entries_lba = 0;          // over the MBR and the header
+    g.entries_lba = 0; // over the MBR and the header
     CHECK(refused(g, 4096));
     g.entries_lba = 1;
     CHECK(refused(g, 4096));
-    g.entries_lba = UINT64_MAX / 4096 + 2;  // the byte offset would wrap
+    g.entries_lba = UINT64_MAX / 4096 + 2; // the byte offset would wrap
     CHECK(refused(g, 4096));
     g.entries_lba = UINT64_MAX;
     CHECK(refused(g, 4096));
     g = Gpt{};
-    g.header_size = 91;         // shorter than the fields read
+    g.header_size = 91; // shorter than the fields read
     CHECK(refused(g, 4096));
-    g.header_size = 4097;       // longer than its block
-    CHECK(refused(g, 4096));
-    g = Gpt{};
-    g.my_lba = 7;               // a header that is not at LBA 1
+    g.header_size = 4097; // longer than its block
     CHECK(refused(g, 4096));
     g = Gpt{};
-    g.mbr_type = 0x83;          // no protective MBR: the kernel does not read the GPT either
+    g.my_lba = 7; // a header that is not at LBA 1
+    CHECK(refused(g, 4096));
+    g = Gpt{};
+    g.mbr_type = 0x83; // no protective MBR: the kernel does not read the GPT either
     CHECK(partuuid(gpt_disk(g), 1, 4096) == "00000000-01");
     // Block sizes no disk has.
     for (unsigned bs : {1u, 511u, 513u, 1000u, 3072u, 4095u, 0x20000u, 0x80000000u}) {

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "earlymod/text.h"
+#include "earlymod/util/text.h"
 
 using namespace earlymod;
 
@@ -42,15 +42,50 @@ TEST_CASE("underscores in place, as kmod does for configuration words") {
 
 TEST_CASE("glob matching agrees with fnmatch(3) on alias-style patterns") {
     const char* patterns[] = {
-        "pci:v00008086d*sv*sd*bc*sc*i*", "usb:v13FDp3940d0[0-2]*dc*", "*", "?", "a?c", "[!a]b", "[^a]b",
-        "x[]]y", "x[!]]y", "a*b*c", "*d00001234sv*", "acpi*:PNP0C0[0-9A-F]:*", "ab[", "a\\*b", "a[b-]c",
-        "cpu:type:x86,ven*fam*mod*:feature:*0081*", "", "[a-c][x-z]*", "*[0-9]",
+        "pci:v00008086d*sv*sd*bc*sc*i*",
+        "usb:v13FDp3940d0[0-2]*dc*",
+        "*",
+        "?",
+        "a?c",
+        "[!a]b",
+        "[^a]b",
+        "x[]]y",
+        "x[!]]y",
+        "a*b*c",
+        "*d00001234sv*",
+        "acpi*:PNP0C0[0-9A-F]:*",
+        "ab[",
+        "a\\*b",
+        "a[b-]c",
+        "cpu:type:x86,ven*fam*mod*:feature:*0081*",
+        "",
+        "[a-c][x-z]*",
+        "*[0-9]",
     };
     const char* strings[] = {
-        "pci:v00008086d00001234sv00001028sd00000001bc02sc00i00", "usb:v13FDp3940d01dc00", "usb:v13FDp3940d03dc00",
-        "", "a", "abc", "bb", "ab", "x]y", "xay", "aXbYc", "acpi:PNP0C0A:", "ab[", "a*b", "a-c", "ac",
-        "cpu:type:x86,ven0000fam0006mod0055:feature:,0081,0000", "bz", "cz9", "foo7", "foo",
-        "xxd00001234sv", "d00001234s",
+        "pci:v00008086d00001234sv00001028sd00000001bc02sc00i00",
+        "usb:v13FDp3940d01dc00",
+        "usb:v13FDp3940d03dc00",
+        "",
+        "a",
+        "abc",
+        "bb",
+        "ab",
+        "x]y",
+        "xay",
+        "aXbYc",
+        "acpi:PNP0C0A:",
+        "ab[",
+        "a*b",
+        "a-c",
+        "ac",
+        "cpu:type:x86,ven0000fam0006mod0055:feature:,0081,0000",
+        "bz",
+        "cz9",
+        "foo7",
+        "foo",
+        "xxd00001234sv",
+        "d00001234s",
     };
     for (const char* p : patterns)
         for (const char* s : strings) {

@@ -23,7 +23,7 @@ public:
             if (!cv_.wait_for(g, std::chrono::seconds(seconds), [this] { return done_; })) {
                 fprintf(stderr, "watchdog: %s did not finish within %u s (a hang)\n", what_.c_str(), seconds);
                 fflush(stderr);
-                _exit(124);  // the stuck threads cannot be joined: end the test program
+                _exit(124); // the stuck threads cannot be joined: end the test program
             }
         });
     }

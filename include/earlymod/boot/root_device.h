@@ -19,8 +19,8 @@ namespace earlymod {
 
 struct RootSpec {
     enum Kind { path, uuid, label, partuuid, devnum } kind = path;
-    std::string_view value;  // path, UUID, label or PARTUUID text
-    dev_t number = 0;        // for devnum
+    std::string_view value; // path, UUID, label or PARTUUID text
+    dev_t number = 0;       // for devnum
 };
 
 // False when root= has a form that is not understood.
@@ -33,8 +33,8 @@ bool find_root_device(const RootSpec& spec, char* buf, size_t cap);
 // Filesystem identity read from a block device's superblock (exposed, as
 // read_partition_uuid below, for tests on image files).
 struct FsIdentity {
-    char type[8];     // "ext4", "xfs", "btrfs", "vfat", "swap", or empty
-    char uuid[40];    // canonical text form, lower case
+    char type[8];  // "ext4", "xfs", "btrfs", "vfat", "swap", or empty
+    char uuid[40]; // canonical text form, lower case
     char label[256];
 };
 bool read_fs_identity(const char* path, FsIdentity* id);
@@ -63,8 +63,8 @@ bool read_partition_uuid(const char* disk, unsigned long number, unsigned block_
 struct BtrfsScan {
     unsigned registered = 0;
     unsigned failed = 0;
-    int control_errno = 0;     // control could not be opened (no btrfs module?)
-    char first_failure[320] = "";  // "/dev/NAME: reason" of the first refused
+    int control_errno = 0;        // control could not be opened (no btrfs module?)
+    char first_failure[320] = ""; // "/dev/NAME: reason" of the first refused
 };
 BtrfsScan register_btrfs_devices(const char* control);
 

@@ -23,19 +23,19 @@
 
 #include <string_view>
 
-#include "earlymod/earlymod.h"
-#include "earlymod/kernel_params.h"
-#include "earlymod/load_engine.h"
-#include "earlymod/memory.h"
-#include "earlymod/modules_load.h"
+#include "earlymod/config/kernel_params.h"
+#include "earlymod/config/modules_load.h"
+#include "earlymod/engine/context.h"
+#include "earlymod/engine/load_engine.h"
+#include "earlymod/util/memory.h"
 
 namespace earlymod {
 
 struct LoadTotals {
     unsigned loaded = 0;
-    unsigned present = 0;   // already loaded or builtin
+    unsigned present = 0; // already loaded or builtin
     unsigned failed = 0;
-    unsigned benign = 0;    // skipped for a benign reason (no device, blocked)
+    unsigned benign = 0; // skipped for a benign reason (no device, blocked)
     uint64_t elapsed_ns = 0;
     bool ok() const { return failed == 0; }
 };
@@ -76,7 +76,7 @@ private:
     bool dry_run_ = false;
     uint64_t origin_ns_ = 0;
     Vec<Timing> timings_;
-    StrMap<bool> benign_failure_;  // failed modules: whether benignly
+    StrMap<bool> benign_failure_; // failed modules: whether benignly
 };
 
 // Submits each wanted name to the engine; a name that resolves to nothing
@@ -109,8 +109,8 @@ struct BootSetup {
 
 // Coldplug (see coldplug.cpp): the modules for the devices present.
 struct ColdplugResult {
-    unsigned devices = 0;     // devices with a modalias
-    unsigned modaliases = 0;  // distinct modaliases tried
+    unsigned devices = 0;    // devices with a modalias
+    unsigned modaliases = 0; // distinct modaliases tried
     unsigned loaded = 0;
     uint64_t elapsed_ns = 0;
 };
@@ -136,9 +136,9 @@ bool scan_all_devices(const FsRoot& root, const ModaliasSink& sink);
 // A uevent as the kernel sends it on the netlink socket:
 // "ACTION@DEVPATH\0KEY=value\0KEY=value...". Views into the message.
 struct Uevent {
-    std::string_view action;    // "add", "remove", "bind", ...
-    std::string_view devpath;   // "/devices/pci0000:00/..."
-    std::string_view modalias;  // the first non-empty MODALIAS= value; empty: none
+    std::string_view action;   // "add", "remove", "bind", ...
+    std::string_view devpath;  // "/devices/pci0000:00/..."
+    std::string_view modalias; // the first non-empty MODALIAS= value; empty: none
 };
 // Parses msg: false when it does not have that form (no '@' in the first
 // field, an empty action, a devpath not starting with '/'; udev's own
@@ -147,10 +147,10 @@ bool parse_uevent(std::string_view msg, Uevent* out);
 
 // Who sent a message on the uevent socket, as recvmsg() tells it.
 struct UeventSender {
-    bool netlink = false;          // the source address is a netlink one
-    uint32_t port = 0;             // its nl_pid: 0 is the kernel
-    uint32_t groups = 0;           // its nl_groups: 1 is the kernel's uevent group
-    bool has_credentials = false;  // SCM_CREDENTIALS came with it (SO_PASSCRED)
+    bool netlink = false;         // the source address is a netlink one
+    uint32_t port = 0;            // its nl_pid: 0 is the kernel
+    uint32_t groups = 0;          // its nl_groups: 1 is the kernel's uevent group
+    bool has_credentials = false; // SCM_CREDENTIALS came with it (SO_PASSCRED)
     uint32_t uid = 0;
 };
 // udev's rule: a uevent counts only when the kernel multicast it (netlink
@@ -219,7 +219,7 @@ private:
     unsigned seen_count_ = 0;
     bool capped_ = false;
     bool noted_deadline_ = false;
-    bool backlog_ = false;  // read_events() stopped at max_uevents_per_read
+    bool backlog_ = false; // read_events() stopped at max_uevents_per_read
     int socket_ = -1;
     uint64_t deadline_ns_ = 0;
     unsigned scanned_ = 0, fresh_ = 0;
@@ -242,12 +242,12 @@ constexpr unsigned default_coldplug_timeout_ms = 10000;
 // that, with a warning: KernelParams::number), so that seconds in
 // nanoseconds, or the commands' milliseconds in 32 bits, cannot wrap.
 struct RootWait {
-    static constexpr unsigned long max_wait_s = 1000000;  // about 11.5 days
+    static constexpr unsigned long max_wait_s = 1000000; // about 11.5 days
     static constexpr unsigned long default_timeout_s = 30;
     unsigned long delay_s = 0;
     unsigned long timeout_s = default_timeout_s;
-    bool forever = false;             // rootwait
-    unsigned command_timeout_ms = 0;  // timeout_s in ms
+    bool forever = false;            // rootwait
+    unsigned command_timeout_ms = 0; // timeout_s in ms
 };
 RootWait root_wait(const KernelParams& params);
 
@@ -267,13 +267,12 @@ BreakPoints break_points(const KernelParams& params);
 // shell to fall back to: the first usable of init= (when given),
 // /sbin/init, /etc/init, /bin/init and /bin/sh.
 struct InitChoice {
-    char path[512];    // the path to exec once the new root is "/"; "" if none
-    char tried[1024];  // those passed over and why: "/sbin/init: missing, ..."
+    char path[512];   // the path to exec once the new root is "/"; "" if none
+    char tried[1024]; // those passed over and why: "/sbin/init: missing, ..."
 };
 // root_fd: the new root's directory, not yet "/". Each path resolves inside
 // it (resolve_in_root, files.h), as it will once it is "/". Usable: a regular file
 // with an execute bit (root's rule). Returns whether one is usable.
 bool pick_init(int root_fd, std::string_view init_param, InitChoice* choice);
-
 
 } // namespace earlymod

@@ -1,7 +1,7 @@
 // The library's operations, following kmod's modprobe step by step
 // (libkmod-module.c: kmod_module_probe_insert_module; tools/modprobe.c:
 // rmmod_do_module), so that the command front end is a thin layer.
-#include "earlymod/earlymod.h"
+#include "earlymod/engine/context.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -13,9 +13,9 @@
 
 #include <new>
 
-#include "earlymod/command.h"
-#include "earlymod/output.h"
-#include "earlymod/text.h"
+#include "earlymod/engine/command.h"
+#include "earlymod/util/output.h"
+#include "earlymod/util/text.h"
 
 namespace earlymod {
 
@@ -40,9 +40,8 @@ Error Context::open(const Options& options) {
     if (!rootdir.empty() && rootdir[0] != '/') {
         if (!getcwd(cwd, sizeof cwd)) return Error::make(errno, "getcwd() failed: %s", strerror(errno));
     }
-    int n = snprintf(moddir_shown_buf_, sizeof moddir_shown_buf_, "%s%s%.*s/lib/modules/%.*s", cwd,
-                     cwd[0] ? "/" : "", static_cast<int>(rootdir.size()), rootdir.data(),
-                     static_cast<int>(kver.size()), kver.data());
+    int n = snprintf(moddir_shown_buf_, sizeof moddir_shown_buf_, "%s%s%.*s/lib/modules/%.*s", cwd, cwd[0] ? "/" : "",
+                     static_cast<int>(rootdir.size()), rootdir.data(), static_cast<int>(kver.size()), kver.data());
     if (n < 0 || static_cast<size_t>(n) >= sizeof moddir_shown_buf_)
         return Error::make(ENAMETOOLONG, "modules directory path too long");
     moddir_shown_ = {moddir_shown_buf_, static_cast<size_t>(n)};
@@ -84,9 +83,12 @@ Context::Step Context::prepare_step(Module* m, std::string_view extra) {
     // Configured options, then the caller's; kmod joins them with a blank
     // even when the second is empty.
     std::string_view conf = resolver_.options(m);
-    if (conf.empty() && extra.empty()) step.params = std::string_view("", 0);
-    else if (conf.empty()) step.params = resolver_.arena().dup(extra);
-    else step.params = resolver_.arena().concat(conf, " ", extra);
+    if (conf.empty() && extra.empty())
+        step.params = std::string_view("", 0);
+    else if (conf.empty())
+        step.params = resolver_.arena().dup(extra);
+    else
+        step.params = resolver_.arena().concat(conf, " ", extra);
     std::string_view command;
     if (resolver_.install_command(m, &command) && !m->ignore_command) {
         step.kind = Step::install;
@@ -103,11 +105,13 @@ Context::Step Context::prepare_step(Module* m, std::string_view extra) {
     }
     step.kind = Step::file;
     report(Action::insmod, m, path, step.params);
-    if (options_->dry_run) return step;  // nothing will be opened
+    if (options_->dry_run) return step; // nothing will be opened
     step.shown_path = resolver_.arena().dup(path);
     char host[4096];
-    if (!m->file.empty()) step.host_path = step.shown_path.data();  // the caller's file, on this machine
-    else if (root_.host_path(path, host, sizeof host)) step.host_path = resolver_.arena().dup(host).data();
+    if (!m->file.empty())
+        step.host_path = step.shown_path.data(); // the caller's file, on this machine
+    else if (root_.host_path(path, host, sizeof host))
+        step.host_path = resolver_.arena().dup(host).data();
     return step;
 }
 
@@ -119,24 +123,23 @@ Outcome Context::run_step(const Step& step, Error* error, bool check_state) {
     case Step::refused:
         // Its modules.dep entry was refused (and reported): loading it, or
         // printing a plan without it, would be wrong.
-        *error = Error::make(EINVAL, "could not insert '%.*s': its modules.dep entry was refused", nl,
-                             m->name.data())
+        *error = Error::make(EINVAL, "could not insert '%.*s': its modules.dep entry was refused", nl, m->name.data())
                      .at(Stage::resolve);
         return Outcome::failed;
     case Step::missing:
         *error = Error::make(ENOENT, "could not find module by name='%.*s'", nl, m->name.data()).at(Stage::resolve);
         return Outcome::failed;
-    case Step::builtin:
-        return Outcome::present;
+    case Step::builtin: return Outcome::present;
     case Step::install:
-    case Step::file:
-        break;
+    case Step::file: break;
     }
     if (check_state && !options_->ignore_status && kernel_->state(m->name) == ModuleState::live)
         return Outcome::present;
     if (options_->dry_run) return Outcome::loaded;
-    if (step.kind == Step::install) *error = run_command(m, "install", step.command, step.params);
-    else *error = insert(step);
+    if (step.kind == Step::install)
+        *error = run_command(m, "install", step.command, step.params);
+    else
+        *error = insert(step);
     if (error->ok()) return Outcome::loaded;
     return error->code() == EEXIST ? Outcome::present : Outcome::failed;
 }
@@ -153,8 +156,7 @@ Error Context::insert(const Step& step) {
     Error e;
     for (unsigned attempt = 0; attempt <= max_interrupted_retries; ++attempt) {
         if (options_->load_function)
-            e = options_->load_function(options_->load_context, *m, step.host_path, step.params,
-                                        options_->load_flags);
+            e = options_->load_function(options_->load_context, *m, step.host_path, step.params, options_->load_flags);
         else
             e = kernel_->load(step.host_path, step.shown_path, step.params, options_->load_flags);
         if (e.code() != EINTR) break;
@@ -183,8 +185,8 @@ Error Context::run_command(const Module* m, std::string_view type, std::string_v
     // -i) would recurse for ever: the nesting travels through the
     // environment of each command (command.h) and is stopped here.
     if (command_depth_ >= max_command_depth)
-        return Error::make(ELOOP, "%.*s command for %.*s nested %lu deep, the limit: refusing to run it (a loop?)",
-                           tl, type.data(), nl, m->name.data(), command_depth_)
+        return Error::make(ELOOP, "%.*s command for %.*s nested %lu deep, the limit: refusing to run it (a loop?)", tl,
+                           type.data(), nl, m->name.data(), command_depth_)
             .at(Stage::command);
     CommandSpec spec;
     spec.type = type;
@@ -222,16 +224,16 @@ Error Context::probe(Module* target, std::string_view params) {
     // The blacklist applies to modules reached through an alias, and to
     // every module with -b.
     if ((target->has_alias || o.use_blacklist) && resolver_.is_blacklisted(target)) {
-        log_message(log_info, "module %.*s is blacklisted", static_cast<int>(target->name.size()),
-                    target->name.data());
+        log_message(log_info, "module %.*s is blacklisted", static_cast<int>(target->name.size()), target->name.data());
         notify(target, Outcome::blacklisted, Error(), true, 0, 0);
         return {};
     }
     Vec<Module*>& list = scratch_list_;
     list.clear();
     if (Error e = resolver_.probe_list(target, o.ignore_commands, list); !e.ok()) return e;
-    if (memory_exhausted()) return Error::make(ENOMEM, "out of memory resolving %.*s",
-                                               static_cast<int>(target->name.size()), target->name.data());
+    if (memory_exhausted())
+        return Error::make(ENOMEM, "out of memory resolving %.*s", static_cast<int>(target->name.size()),
+                           target->name.data());
     Error err;
     size_t i = 0;
     for (; i < list.size(); ++i) {
@@ -247,7 +249,7 @@ Error Context::probe(Module* target, std::string_view params) {
         } else {
             Step step = prepare_step(m, m == target ? params : std::string_view{});
             start = monotonic_ns();
-            outcome = run_step(step, &err, false);  // its state was read just now
+            outcome = run_step(step, &err, false); // its state was read just now
             end = monotonic_ns();
             // modprobe -D/-n prints a builtin module and goes on; a module
             // without a file is loaded by name, as kmod does (and fails).
@@ -258,8 +260,10 @@ Error Context::probe(Module* target, std::string_view params) {
         }
         notify(m, outcome, err, m == target, start, end);
         if (err.code() == EEXIST && m == target && o.first_time) break;
-        if (err.code() == EEXIST || !resolver_.is_required(m)) err = Error();
-        else if (!err.ok()) break;
+        if (err.code() == EEXIST || !resolver_.is_required(m))
+            err = Error();
+        else if (!err.ok())
+            break;
     }
     // A required module failed: whatever came after it in the list was not
     // tried, as kmod stops there. Its users need it; the others (the
@@ -273,12 +277,12 @@ Error Context::probe(Module* target, std::string_view params) {
             bool needs = m == target;
             resolver_.load_deps(m);
             for (uint32_t d = 0; d < m->n_deps && !needs; ++d) needs = m->deps[d] == failed;
-            Error why = needs ? Error::make(ECANCELED, "it needs %.*s, which failed", fl, failed->name.data())
-                        : failed == target
-                            ? Error::make(ECANCELED, "not tried: %.*s failed first", fl, failed->name.data())
-                            : Error::make(ECANCELED, "not tried: %.*s failed first, and %.*s needs it", fl,
-                                          failed->name.data(), static_cast<int>(target->name.size()),
-                                          target->name.data());
+            Error why =
+                needs ? Error::make(ECANCELED, "it needs %.*s, which failed", fl, failed->name.data())
+                : failed == target
+                    ? Error::make(ECANCELED, "not tried: %.*s failed first", fl, failed->name.data())
+                    : Error::make(ECANCELED, "not tried: %.*s failed first, and %.*s needs it", fl, failed->name.data(),
+                                  static_cast<int>(target->name.size()), target->name.data());
             notify(m, Outcome::skipped, why, m == target, 0, 0, -1, -1, failed);
         }
     }
@@ -290,18 +294,23 @@ static Error not_found(std::string_view name, std::string_view moddir) {
                        static_cast<int>(moddir.size()), moddir.data());
 }
 
+Error Context::find_modules(std::string_view name, Vec<Module*>& list) {
+    if (Resolver::names_file(name)) return resolver_.lookup_file(name, list);
+    if (options_->ignore_alias) {
+        if (Module* m = resolver_.lookup_name(name)) list.push(m);
+        return {};
+    }
+    return resolver_.lookup(name, list);
+}
+
 Error Context::load(std::string_view name, std::string_view params) {
     not_found_ = true;
     Vec<Module*>& list = scratch_lookup_;
     list.clear();
-    if (Resolver::names_file(name)) {
-        // Said at the not-found level, as kmod does.
-        if (Error e = resolver_.lookup_file(name, list); !e.ok()) return e;
-    } else if (options_->ignore_alias) {
-        if (Module* m = resolver_.lookup_name(name)) list.push(m);
-    } else {
-        Error e = resolver_.lookup(name, list);
-        if (!e.ok()) return not_found(name, moddir_shown_);
+    if (Error e = find_modules(name, list); !e.ok()) {
+        // A file's error is said as it is, at the not-found level, as kmod
+        // does; a failed lookup is "not found".
+        return Resolver::names_file(name) ? e : not_found(name, moddir_shown_);
     }
     if (options_->ignore_builtin) {
         size_t k = 0;
@@ -316,8 +325,10 @@ Error Context::load(std::string_view name, std::string_view params) {
         Error e = probe(m, params);
         if (!e.ok()) {
             if (e.code() == ENOENT && resolver_.has_file(m))
-                e = Error::make(ENOENT, "could not insert '%.*s': Unknown symbol in module, or unknown parameter "
-                                "(see dmesg)", static_cast<int>(m->name.size()), m->name.data());
+                e = Error::make(ENOENT,
+                                "could not insert '%.*s': Unknown symbol in module, or unknown parameter "
+                                "(see dmesg)",
+                                static_cast<int>(m->name.size()), m->name.data());
             // With a report callback the caller logs outcomes itself.
             if (!options_->on_report) log_message(log_err, "%s", e.message());
         }
@@ -328,14 +339,7 @@ Error Context::load(std::string_view name, std::string_view params) {
 
 Error Context::dependencies(std::string_view name, Vec<std::string_view>& paths) {
     Vec<Module*> list;
-    if (Resolver::names_file(name)) {
-        if (Error e = resolver_.lookup_file(name, list); !e.ok()) return e;
-    } else if (options_->ignore_alias) {
-        if (Module* m = resolver_.lookup_name(name)) list.push(m);
-    } else {
-        Error e = resolver_.lookup(name, list);
-        if (!e.ok()) return e;
-    }
+    if (Error e = find_modules(name, list); !e.ok()) return e;
     if (list.empty()) return index_error_.ok() ? not_found(name, moddir_shown_) : index_error_;
     for (Module* target : list) {
         Vec<Module*> plan;

@@ -11,12 +11,12 @@
 // drops the token.
 #include <string.h>
 
-#include "earlymod/config.h"
-#include "earlymod/text.h"
+#include "earlymod/config/config.h"
+#include "earlymod/util/text.h"
 
 namespace earlymod {
 
-void Config::parse_kernel_cmdline(std::string_view cmdline) {
+void Config::parse_cmdline_options(std::string_view cmdline) {
     char buf[4096];
     size_t n = cmdline.size() < sizeof buf - 1 ? cmdline.size() : sizeof buf - 1;
     memcpy(buf, cmdline.data(), n);
@@ -40,10 +40,13 @@ void Config::parse_kernel_cmdline(std::string_view cmdline) {
                 state = ignore;
             }
             break;
-        case '\0':
-            more = false;
-            [[fallthrough]];
-        case ' ': case '\n': case '\t': case '\v': case '\f': case '\r':
+        case '\0': more = false; [[fallthrough]];
+        case ' ':
+        case '\n':
+        case '\t':
+        case '\v':
+        case '\f':
+        case '\r':
             if (quoted && state == value_state) {
                 // a blank inside a quoted value
             } else if (quoted) {
@@ -74,8 +77,7 @@ void Config::parse_kernel_cmdline(std::string_view cmdline) {
                 state = ignore;
             }
             break;
-        default:
-            break;
+        default: break;
         }
         if (state != complete) continue;
 

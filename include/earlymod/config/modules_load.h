@@ -15,9 +15,9 @@
 
 #include <string_view>
 
-#include "earlymod/files.h"
-#include "earlymod/kernel_params.h"
-#include "earlymod/memory.h"
+#include "earlymod/config/kernel_params.h"
+#include "earlymod/util/files.h"
+#include "earlymod/util/memory.h"
 
 namespace earlymod {
 

@@ -12,7 +12,7 @@
 
 #include <string_view>
 
-#include "earlymod/error.h"
+#include "earlymod/util/error.h"
 
 namespace earlymod {
 

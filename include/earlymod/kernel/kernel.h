@@ -9,9 +9,9 @@
 
 #include <string_view>
 
-#include "earlymod/decompress.h"
-#include "earlymod/error.h"
-#include "earlymod/files.h"
+#include "earlymod/decompress/decompress.h"
+#include "earlymod/util/error.h"
+#include "earlymod/util/files.h"
 
 namespace earlymod {
 
@@ -19,8 +19,8 @@ enum class ModuleState { absent, builtin, live, coming, going };
 
 // Flags for load(), kmod's --force-* options.
 enum LoadFlags : unsigned {
-    load_ignore_modversions = 1,  // MODULE_INIT_IGNORE_MODVERSIONS
-    load_ignore_vermagic = 2,     // MODULE_INIT_IGNORE_VERMAGIC
+    load_ignore_modversions = 1, // MODULE_INIT_IGNORE_MODVERSIONS
+    load_ignore_vermagic = 2,    // MODULE_INIT_IGNORE_VERMAGIC
 };
 
 class Kernel {
@@ -30,8 +30,7 @@ public:
     // string. Returns an Error whose code is the kernel's errno, and whose
     // stage says where it failed (open, decompress, kernel). Called from
     // several worker threads at once: implementations are thread-safe.
-    virtual Error load(const char* host_path, std::string_view shown_path, std::string_view params,
-                       unsigned flags) = 0;
+    virtual Error load(const char* host_path, std::string_view shown_path, std::string_view params, unsigned flags) = 0;
     // delete_module(2) with O_NONBLOCK; force adds O_TRUNC.
     virtual Error unload(std::string_view name, bool force) = 0;
     // /sys/module/NAME/initstate ("live", "coming", "going"); a directory
@@ -51,8 +50,7 @@ public:
 class LinuxKernel : public Kernel {
 public:
     explicit LinuxKernel(const FsRoot& root) : root_(root) {}
-    Error load(const char* host_path, std::string_view shown_path, std::string_view params,
-               unsigned flags) override;
+    Error load(const char* host_path, std::string_view shown_path, std::string_view params, unsigned flags) override;
     Error unload(std::string_view name, bool force) override;
     ModuleState state(std::string_view name) override;
     long refcount(std::string_view name) override;
@@ -61,7 +59,7 @@ private:
     Compression kernel_compression();
 
     FsRoot root_;
-    int kernel_compression_ = 0;  // atomic (__atomic builtins): see kernel_compression()
+    int kernel_compression_ = 0; // atomic (__atomic builtins): see kernel_compression()
 };
 
 } // namespace earlymod

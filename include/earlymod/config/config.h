@@ -20,8 +20,8 @@
 
 #include <string_view>
 
-#include "earlymod/files.h"
-#include "earlymod/memory.h"
+#include "earlymod/util/files.h"
+#include "earlymod/util/memory.h"
 
 namespace earlymod {
 
@@ -50,30 +50,30 @@ constexpr size_t max_config_line_bytes = 65536;
 constexpr size_t max_config_entries = 100000;
 
 struct ConfigAlias {
-    std::string_view pattern;   // glob, underscore-normalised
+    std::string_view pattern; // glob, underscore-normalised
     std::string_view module;
-    bool glob;                  // pattern has wildcards (else: plain compare)
+    bool glob; // pattern has wildcards (else: plain compare)
 };
 
 struct ConfigOptions {
-    std::string_view module;    // underscore-normalised name or alias
-    std::string_view options;   // as written, tabs turned into spaces
+    std::string_view module;  // underscore-normalised name or alias
+    std::string_view options; // as written, tabs turned into spaces
 };
 
 struct ConfigCommand {
-    std::string_view module;    // glob
-    std::string_view command;   // shell command, $CMDLINE_OPTS unexpanded
+    std::string_view module;  // glob
+    std::string_view command; // shell command, $CMDLINE_OPTS unexpanded
     bool glob;
 };
 
 struct ConfigSoftdep {
-    std::string_view module;    // glob
+    std::string_view module; // glob
     const std::string_view* pre;
     const std::string_view* post;
     uint32_t n_pre;
     uint32_t n_post;
     bool glob;
-    std::string_view file;      // where the line is, for messages
+    std::string_view file; // where the line is, for messages
     uint32_t line;
 };
 
@@ -100,7 +100,7 @@ public:
     // Parses one configuration file's text; shown names it in messages.
     void parse(std::string_view text, std::string_view shown);
     // Applies a kernel command line (its first 4095 bytes, as kmod).
-    void parse_kernel_cmdline(std::string_view cmdline);
+    void parse_cmdline_options(std::string_view cmdline);
 
     bool is_blacklisted(std::string_view module) const;
     // First softdep whose pattern matches module, or null.
@@ -128,8 +128,8 @@ private:
     }
 
     Arena arena_;
-    Vec<char> line_;  // the logical line being parsed, reused across files
-    bool entries_full_reported_ = false;  // for the file being parsed
+    Vec<char> line_;                     // the logical line being parsed, reused across files
+    bool entries_full_reported_ = false; // for the file being parsed
     // Built on first use: plain softdep names -> first entry, so that a
     // lookup does not scan every softdep line (modules.softdep has many).
     mutable StrMap<uint32_t> softdep_by_name_;

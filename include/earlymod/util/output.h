@@ -25,7 +25,7 @@ public:
 
     OutBuf& put(std::string_view s) {
         if (s.size() <= sizeof buf_ - used_) {
-            if (!s.empty()) memcpy(buf_ + used_, s.data(), s.size());  // data() may be null
+            if (!s.empty()) memcpy(buf_ + used_, s.data(), s.size()); // data() may be null
             used_ += s.size();
             return *this;
         }
@@ -54,14 +54,22 @@ private:
 bool write_all(int fd, const void* data, size_t size);
 
 // Log levels follow syslog's numbering, as kmod's and the kernel's do.
-enum LogLevel { log_emerg = 0, log_alert = 1, log_crit = 2, log_err = 3,
-                log_warning = 4, log_notice = 5, log_info = 6, log_debug = 7 };
+enum LogLevel {
+    log_emerg = 0,
+    log_alert = 1,
+    log_crit = 2,
+    log_err = 3,
+    log_warning = 4,
+    log_notice = 5,
+    log_info = 6,
+    log_debug = 7
+};
 
 struct Logger {
     const char* program = "earlymod";
-    int verbosity = log_warning;   // messages at or below this level print
-    bool to_kmsg = false;          // early boot: /dev/kmsg instead of stderr
-    bool level_tags = false;       // "FATAL: ", "ERROR: "... as kmod prints them
+    int verbosity = log_warning; // messages at or below this level print
+    bool to_kmsg = false;        // early boot: /dev/kmsg instead of stderr
+    bool level_tags = false;     // "FATAL: ", "ERROR: "... as kmod prints them
     // With to_kmsg: messages at or below this level are also written to
     // /dev/console, in case the kernel's console log level hides them
     // (init mode: what holds the boot up must be seen). -1: none.

@@ -29,10 +29,10 @@
 
 #include <string_view>
 
-#include "earlymod/config.h"
-#include "earlymod/error.h"
-#include "earlymod/index.h"
-#include "earlymod/memory.h"
+#include "earlymod/config/config.h"
+#include "earlymod/index/index.h"
+#include "earlymod/util/error.h"
+#include "earlymod/util/memory.h"
 
 namespace earlymod {
 
@@ -59,19 +59,19 @@ constexpr size_t max_module_path = 4095;
 constexpr unsigned max_softdep_depth = 64;
 
 struct Module {
-    std::string_view name;          // normalised module name
-    std::string_view alias;         // the alias it was reached through
+    std::string_view name;  // normalised module name
+    std::string_view alias; // the alias it was reached through
     bool has_alias = false;
 
     // Filled lazily from modules.dep.
     bool dep_done = false;
-    bool unusable = false;          // bad entry in modules.dep: never loaded
-    std::string_view relpath;       // as in modules.dep ("kernel/fs/xfs/xfs.ko")
-    std::string_view file;          // a file named by the caller (lookup_file), used instead
-    Module** deps = nullptr;        // hard dependencies, in load order
+    bool unusable = false;    // bad entry in modules.dep: never loaded
+    std::string_view relpath; // as in modules.dep ("kernel/fs/xfs/xfs.ko")
+    std::string_view file;    // a file named by the caller (lookup_file), used instead
+    Module** deps = nullptr;  // hard dependencies, in load order
     uint32_t n_deps = 0;
 
-    int8_t builtin = -1;            // -1 unknown, 0 no, 1 yes
+    int8_t builtin = -1; // -1 unknown, 0 no, 1 yes
     bool install_done = false;
     bool has_install = false;
     std::string_view install;
@@ -79,24 +79,24 @@ struct Module {
     bool has_remove = false;
     std::string_view remove;
     bool options_done = false;
-    std::string_view options;       // empty: none
+    std::string_view options; // empty: none
 
     bool softdeps_done = false;
-    Module** pre = nullptr;         // resolved softdeps
+    Module** pre = nullptr; // resolved softdeps
     Module** post = nullptr;
     uint32_t n_pre = 0, n_post = 0;
 
     // Probe-list state. visited and required hold the generation of the
     // probe that set them, so a new probe resets them all at once.
     uint32_t visited = 0;
-    uint32_t required = 0;          // the target or one of its hard deps
-    bool ignore_command = false;    // has softdeps, or -i: no install command
+    uint32_t required = 0;       // the target or one of its hard deps
+    bool ignore_command = false; // has softdeps, or -i: no install command
     bool cycle_reported = false;
 };
 
 struct ResolverPaths {
-    std::string_view moddir_shown;  // e.g. /lib/modules/6.1.0-56-amd64
-    std::string_view moddir_host;   // the same on this machine (sysroot)
+    std::string_view moddir_shown; // e.g. /lib/modules/6.1.0-56-amd64
+    std::string_view moddir_host;  // the same on this machine (sysroot)
 };
 
 class Resolver {
@@ -176,15 +176,15 @@ private:
     ResolverPaths paths_;
     Config* config_ = nullptr;
     IndexFile indexes_[5];
-    bool indexes_usable_ = true;  // false: no modules dir, or no modules.dep
+    bool indexes_usable_ = true; // false: no modules dir, or no modules.dep
     Arena arena_;
     StrMap<Module*> pool_;
     bool pool_sized_ = false;
     Vec<Module*> scratch_deps_;
     Vec<Module*> all_;
     uint32_t generation_ = 0;
-    unsigned softdep_depth_ = 0;  // in the probe list being built
-    Error probe_error_;           // of the probe list being built
+    unsigned softdep_depth_ = 0; // in the probe list being built
+    Error probe_error_;          // of the probe list being built
 };
 
 } // namespace earlymod

@@ -44,8 +44,8 @@
 
 #include <string_view>
 
-#include "earlymod/earlymod.h"
-#include "earlymod/memory.h"
+#include "earlymod/engine/context.h"
+#include "earlymod/util/memory.h"
 
 namespace earlymod {
 
@@ -112,25 +112,25 @@ private:
     Context& ctx_;
     Resolver& resolver_;
     Arena arena_;
-    Vec<Job*> jobs_;               // node index -> job (stable addresses)
-    StrMap<uint32_t> by_name_;     // module name -> node index
+    Vec<Job*> jobs_;           // node index -> job (stable addresses)
+    StrMap<uint32_t> by_name_; // module name -> node index
     Vec<Module*> scratch_;
-    Vec<uint32_t> fresh_;          // nodes added by the current submit()
+    Vec<uint32_t> fresh_; // nodes added by the current submit()
 
     // Shared with the workers, under lock_.
     pthread_mutex_t lock_;
-    pthread_cond_t work_;          // a job was queued, or stop
-    int wake_[2] = {-1, -1};       // a pipe: a worker finished a job
-    Vec<Job*> queue_;              // ready; taken in plan order (take_next)
+    pthread_cond_t work_;    // a job was queued, or stop
+    int wake_[2] = {-1, -1}; // a pipe: a worker finished a job
+    Vec<Job*> queue_;        // ready; taken in plan order (take_next)
     size_t queue_head_ = 0;
-    Vec<uint32_t> finished_;       // finished by a worker, not yet handled
+    Vec<uint32_t> finished_; // finished by a worker, not yet handled
     unsigned running_ = 0;
     bool stop_ = false;
     int next_worker_ = 0;
 
     pthread_t threads_[Context::max_jobs];
     unsigned n_threads_ = 0;
-    unsigned pending_ = 0;         // nodes without an outcome (coordinator only)
+    unsigned pending_ = 0; // nodes without an outcome (coordinator only)
     unsigned n_loaded_ = 0;
     unsigned n_loaded_by_[3] = {};
     Error last_failure_;

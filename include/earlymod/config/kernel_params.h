@@ -11,14 +11,14 @@
 
 #include <string_view>
 
-#include "earlymod/files.h"
-#include "earlymod/memory.h"
+#include "earlymod/util/files.h"
+#include "earlymod/util/memory.h"
 
 namespace earlymod {
 
 struct KernelParam {
     std::string_view key;
-    std::string_view value;   // empty when there is no '='
+    std::string_view value; // empty when there is no '='
     bool has_value;
 };
 

@@ -17,24 +17,24 @@
 
 #include <string_view>
 
-#include "earlymod/error.h"
-#include "earlymod/kernel_params.h"
-#include "earlymod/root_device.h"
+#include "earlymod/boot/root_device.h"
+#include "earlymod/config/kernel_params.h"
+#include "earlymod/util/error.h"
 
 namespace earlymod {
 
 struct ResumeRequest {
-    RootSpec device;          // resume= parsed as root= is: /dev/NAME, UUID=, LABEL=, PARTUUID=, MAJ:MIN
-    std::string_view shown;   // resume='s text, for the log (points into the params)
-    uint64_t offset = 0;      // resume_offset=, in pages (a swap file's first page)
+    RootSpec device;        // resume= parsed as root= is: /dev/NAME, UUID=, LABEL=, PARTUUID=, MAJ:MIN
+    std::string_view shown; // resume='s text, for the log (points into the params)
+    uint64_t offset = 0;    // resume_offset=, in pages (a swap file's first page)
     bool has_offset = false;
-    unsigned long timeout_s = 0;  // how long to wait for the device
+    unsigned long timeout_s = 0; // how long to wait for the device
 };
 
 enum class ResumeAsk {
-    none,      // no resume=, or noresume: nothing to do
-    resume,    // *req holds what to do
-    invalid,   // resume= or resume_offset= not understood: *why says which (boot goes on)
+    none,    // no resume=, or noresume: nothing to do
+    resume,  // *req holds what to do
+    invalid, // resume= or resume_offset= not understood: *why says which (boot goes on)
 };
 
 // Reads the command line. The device is waited for at most

@@ -1,6 +1,6 @@
 // install/remove commands: posix_spawn with an envp per child, a deadline,
 // and one lock through which every wait goes. See command.h for why.
-#include "earlymod/command.h"
+#include "earlymod/engine/command.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -16,11 +16,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "earlymod/output.h"
-#include "earlymod/text.h"
+#include "earlymod/util/output.h"
+#include "earlymod/util/text.h"
 
 #ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434  // the same number on every architecture (Linux 5.3)
+#define SYS_pidfd_open 434 // the same number on every architecture (Linux 5.3)
 #endif
 
 namespace earlymod {
@@ -38,7 +38,7 @@ enum class SlotState { free, running, reaped, abandoned };
 struct Slot {
     pid_t pid;
     SlotState state;
-    int status;  // reaped: the status reap_orphans() took for the waiter
+    int status; // reaped: the status reap_orphans() took for the waiter
 };
 // Commands run from the worker threads (at most Context::max_jobs), plus
 // those given up after their deadline that have not exited yet.
@@ -57,7 +57,7 @@ int open_pidfd(pid_t pid) {
         return static_cast<int>(fd);
     }
     if (errno == ENOSYS) __atomic_store_n(&pidfd_support, -1, __ATOMIC_RELAXED);
-    return -1;  // other failures (EMFILE, seccomp's EPERM): poll this child
+    return -1; // other failures (EMFILE, seccomp's EPERM): poll this child
 }
 
 // Under table_lock. Frees a slot whose abandoned child has exited since.
@@ -90,8 +90,10 @@ Wait take_status(Slot* slot, pid_t pid, int* status) {
         result = Wait::exited;
     } else {
         pid_t w = waitpid(pid, status, WNOHANG);
-        if (w == pid) result = Wait::exited;
-        else if (w < 0 && errno != EINTR) result = Wait::lost;
+        if (w == pid)
+            result = Wait::exited;
+        else if (w < 0 && errno != EINTR)
+            result = Wait::lost;
     }
     if (result != Wait::running) slot->state = SlotState::free;
     pthread_mutex_unlock(&table_lock);
@@ -121,11 +123,11 @@ void wait_a_while(int pidfd, uint64_t ns, uint64_t* backoff_ns) {
     if (pidfd >= 0) {
         int ms = -1;
         if (ns) {
-            uint64_t m = (ns + 999'999) / 1'000'000;  // round up: never wake just short of it
+            uint64_t m = (ns + 999'999) / 1'000'000; // round up: never wake just short of it
             ms = m > 1'000'000'000 ? 1'000'000'000 : static_cast<int>(m);
         }
         struct pollfd p = {pidfd, POLLIN, 0};
-        poll(&p, 1, ms);  // EINTR: the caller looks again
+        poll(&p, 1, ms); // EINTR: the caller looks again
         return;
     }
     uint64_t step = *backoff_ns;
@@ -207,7 +209,7 @@ Error run_shell_command(const CommandSpec& spec) {
         rc = posix_spawn(&pid, shell, nullptr, &attr, argv, envp);
         if (rc == 0) {
             *slot = Slot{pid, SlotState::running, 0};
-            if (!spec.without_pidfd) pidfd = open_pidfd(pid);  // before anyone can reap it: the pid is still ours
+            if (!spec.without_pidfd) pidfd = open_pidfd(pid); // before anyone can reap it: the pid is still ours
         }
     }
     pthread_mutex_unlock(&table_lock);
@@ -215,8 +217,8 @@ Error run_shell_command(const CommandSpec& spec) {
     free(envp);
 
     if (!slot)
-        return Error::make(EAGAIN, "cannot run %.*s command for %.*s: %zu commands already running", tl, type, nl,
-                           name, max_children);
+        return Error::make(EAGAIN, "cannot run %.*s command for %.*s: %zu commands already running", tl, type, nl, name,
+                           max_children);
     if (rc == ENOENT)
         return Error::make(ENOENT, "cannot run %.*s command for %.*s: %s is missing", tl, type, nl, name, shell);
     if (rc != 0)
@@ -273,20 +275,20 @@ Error run_shell_command(const CommandSpec& spec) {
     if (pidfd >= 0) close(pidfd);
 
     if (timed_out) {
-        uint64_t tenths = (ran + 50'000'000) / 100'000'000;  // since the shell started, to the nearest 0.1 s
+        uint64_t tenths = (ran + 50'000'000) / 100'000'000; // since the shell started, to the nearest 0.1 s
         return Error::make(ETIMEDOUT, "%.*s command '%s' for module %.*s did not finish in %llu.%llu s: killed%s", tl,
                            type, text, nl, name, static_cast<unsigned long long>(tenths / 10),
                            static_cast<unsigned long long>(tenths % 10), gone ? "" : ", but it has not exited yet");
     }
     if (w == Wait::lost)
-        return Error::make(ECHILD, "%.*s command '%s' for module %.*s: its exit status was taken by another wait()",
-                           tl, type, text, nl, name);
+        return Error::make(ECHILD, "%.*s command '%s' for module %.*s: its exit status was taken by another wait()", tl,
+                           type, text, nl, name);
     if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
         return Error::make(EINVAL, "Error running %.*s command '%s' for module %.*s: retcode %d", tl, type, text, nl,
                            name, WEXITSTATUS(status));
     if (WIFSIGNALED(status))
-        return Error::make(EINVAL, "%.*s command '%s' for module %.*s was killed by signal %d (%s)", tl, type, text,
-                           nl, name, WTERMSIG(status), strsignal(WTERMSIG(status)));
+        return Error::make(EINVAL, "%.*s command '%s' for module %.*s was killed by signal %d (%s)", tl, type, text, nl,
+                           name, WTERMSIG(status), strsignal(WTERMSIG(status)));
     return {};
 }
 
@@ -307,10 +309,10 @@ size_t reap_orphans() {
         memset(&info, 0, sizeof info);
         if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) < 0) {
             if (errno == EINTR) continue;
-            break;  // ECHILD: no children at all
+            break; // ECHILD: no children at all
         }
         pid_t pid = info.si_pid;
-        if (pid <= 0) break;  // children, none exited
+        if (pid <= 0) break; // children, none exited
         int status;
         if (waitpid(pid, &status, WNOHANG) != pid) break;
         ++reaped;
@@ -320,7 +322,7 @@ size_t reap_orphans() {
                 s.state = SlotState::reaped;
                 s.status = status;
             } else {
-                s.state = SlotState::free;  // abandoned: its waiter has gone
+                s.state = SlotState::free; // abandoned: its waiter has gone
             }
             break;
         }

@@ -1,7 +1,7 @@
 // The load engine (load_engine.h): one plan that grows while it runs,
 // worker threads that make the kernel calls, and a coordinating thread
 // that owns the resolver and the plan.
-#include "earlymod/load_engine.h"
+#include "earlymod/engine/load_engine.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,24 +11,24 @@
 
 #include <new>
 
-#include "earlymod/output.h"
+#include "earlymod/util/output.h"
 
 namespace earlymod {
 
 struct LoadEngine::Job {
     // Written and read by the coordinator only (queued covers running).
     enum class State : uint8_t { waiting, queued, done };
-    uint32_t index = 0;         // in jobs_
+    uint32_t index = 0; // in jobs_
     Module* module = nullptr;
     Context::Step step;
     State state = State::waiting;
-    bool required = false;   // a target, or a hard dependency of one
+    bool required = false; // a target, or a hard dependency of one
     bool target = false;
-    bool failed = false;     // failed or skipped: what needs it is skipped
+    bool failed = false; // failed or skipped: what needs it is skipped
     Origin origin = Origin::wanted;
-    uint32_t waiting_for = 0;   // unfinished prerequisites
-    Vec<uint32_t> users;        // every node waiting for this one
-    Vec<uint32_t> hard_users;   // the nodes that need it (modules.dep)
+    uint32_t waiting_for = 0; // unfinished prerequisites
+    Vec<uint32_t> users;      // every node waiting for this one
+    Vec<uint32_t> hard_users; // the nodes that need it (modules.dep)
     // Written by the worker that runs it, read by the coordinator after
     // the job is handed back under the lock; running, start and worker are
     // set under the lock (the slow-load notes read them meanwhile).
@@ -48,7 +48,7 @@ LoadEngine::LoadEngine(Context& ctx) : ctx_(ctx), resolver_(ctx.resolver()) {
 LoadEngine::~LoadEngine() {
     pthread_mutex_lock(&lock_);
     stop_ = true;
-    queue_head_ = queue_.size();  // what has not started never will
+    queue_head_ = queue_.size(); // what has not started never will
     pthread_cond_broadcast(&work_);
     pthread_mutex_unlock(&lock_);
     for (unsigned i = 0; i < n_threads_; ++i) pthread_join(threads_[i], nullptr);
@@ -187,11 +187,11 @@ void LoadEngine::skip(uint32_t i, uint32_t cause) {
         stack.pop();
         Job& j = *jobs_[k];
         if (j.state != Job::State::waiting) continue;
-        Error why = Error::make(ECANCELED, "it needs %.*s, which failed", static_cast<int>(c->name.size()),
-                                c->name.data());
+        Error why =
+            Error::make(ECANCELED, "it needs %.*s, which failed", static_cast<int>(c->name.size()), c->name.data());
         finish_outcome(k, Outcome::skipped, why, 0, 0, -1, c);
         for (uint32_t u : j.hard_users) stack.push(u);
-        release_users(j);  // what waits for it only for order may go on
+        release_users(j); // what waits for it only for order may go on
     }
 }
 
@@ -228,7 +228,7 @@ void LoadEngine::add_target(Module* m, Origin origin) {
         decide_target(m, origin, Outcome::failed, pe.at(Stage::resolve));
         return;
     }
-    if (scratch_.empty() || scratch_.back() != m) scratch_.push(m);  // the target, even with no list
+    if (scratch_.empty() || scratch_.back() != m) scratch_.push(m); // the target, even with no list
     fresh_.clear();
     for (Module* mm : scratch_) {
         uint32_t idx;
@@ -242,8 +242,10 @@ void LoadEngine::add_target(Module* m, Origin origin) {
         }
         Job& j = *jobs_[idx];
         if (j.state == Job::State::done) continue;
-        if (mm == m) j.target = j.required = true;
-        else if (resolver_.is_required(mm)) j.required = true;
+        if (mm == m)
+            j.target = j.required = true;
+        else if (resolver_.is_required(mm))
+            j.required = true;
     }
     // The edges of the new nodes (kmod's probe list holds each one's
     // dependencies and softdeps, so both ends are in the plan now).
@@ -252,7 +254,7 @@ void LoadEngine::add_target(Module* m, Origin origin) {
         resolver_.load_deps(mm);
         for (uint32_t d = 0; d < mm->n_deps; ++d)
             if (uint32_t* j = by_name_.find(mm->deps[d]->name)) add_edge(*j, idx, true);
-        if (!mm->softdeps_done) continue;  // -i on a target: its softdeps are not in the plan
+        if (!mm->softdeps_done) continue; // -i on a target: its softdeps are not in the plan
         for (uint32_t p = 0; p < mm->n_pre; ++p)
             if (uint32_t* j = by_name_.find(mm->pre[p]->name)) add_edge(*j, idx, false);
         for (uint32_t p = 0; p < mm->n_post; ++p)
@@ -326,8 +328,7 @@ void LoadEngine::pump() {
     for (;;) {
         if (wake_[0] >= 0) {
             char buf[64];
-            while (read(wake_[0], buf, sizeof buf) > 0) {
-            }
+            while (read(wake_[0], buf, sizeof buf) > 0) {}
         }
         Vec<uint32_t> done;
         pthread_mutex_lock(&lock_);
@@ -352,7 +353,7 @@ void LoadEngine::pump() {
                 continue;
             }
         }
-        if (!done.empty()) continue;  // completions may have released more
+        if (!done.empty()) continue; // completions may have released more
         if (!busy && pending_ && break_loop()) continue;
         return;
     }

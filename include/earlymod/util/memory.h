@@ -18,8 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <string_view>
 #include <new>
+#include <string_view>
 #include <type_traits>
 
 namespace earlymod {
@@ -88,9 +88,15 @@ public:
 
 private:
     void swap(Vec& o) {
-        T* d = data_; data_ = o.data_; o.data_ = d;
-        size_t s = size_; size_ = o.size_; o.size_ = s;
-        size_t c = capacity_; capacity_ = o.capacity_; o.capacity_ = c;
+        T* d = data_;
+        data_ = o.data_;
+        o.data_ = d;
+        size_t s = size_;
+        size_ = o.size_;
+        o.size_ = s;
+        size_t c = capacity_;
+        capacity_ = o.capacity_;
+        o.capacity_ = c;
     }
     void clear_and_free() {
         free(data_);
@@ -120,8 +126,7 @@ public:
     // A NUL-terminated copy; the view excludes the NUL. Empty on failure.
     std::string_view dup(std::string_view s);
     // Concatenation of up to four pieces, NUL-terminated.
-    std::string_view concat(std::string_view a, std::string_view b,
-                            std::string_view c = {}, std::string_view d = {});
+    std::string_view concat(std::string_view a, std::string_view b, std::string_view c = {}, std::string_view d = {});
 
 private:
     struct Chunk {

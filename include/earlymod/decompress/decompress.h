@@ -77,7 +77,7 @@ public:
 
 private:
     const size_t total_, small_, kept_;
-    size_t in_use_ = 0;  // __atomic_* only
+    size_t in_use_ = 0; // __atomic_* only
     size_t peak_ = 0;
 };
 
@@ -97,18 +97,18 @@ Compression detect_compression(const unsigned char* data, size_t size);
 const char* compression_name(Compression c);
 
 struct Decompressed {
-    unsigned char* data = nullptr; // null on error. Non-null on success even
-                                   // for empty output. Give it back with
-                                   // release(), not free().
-    size_t size = 0;               // number of decompressed bytes
-    const char* error = nullptr;   // null on success; otherwise a static
-                                   // English message, e.g. "xz: corrupt
-                                   // LZMA2 chunk"
-    int code = 0;                  // with error: ENOMEM (out of memory, or
-                                   // the budget is in use), EFBIG (past
-                                   // max_output), ENOEXEC (damaged input)
-    DecodeBudget* budget = nullptr;  // what data's bytes are reserved from
-    size_t held = 0;                 // and how many
+    unsigned char* data = nullptr;  // null on error. Non-null on success even
+                                    // for empty output. Give it back with
+                                    // release(), not free().
+    size_t size = 0;                // number of decompressed bytes
+    const char* error = nullptr;    // null on success; otherwise a static
+                                    // English message, e.g. "xz: corrupt
+                                    // LZMA2 chunk"
+    int code = 0;                   // with error: ENOMEM (out of memory, or
+                                    // the budget is in use), EFBIG (past
+                                    // max_output), ENOEXEC (damaged input)
+    DecodeBudget* budget = nullptr; // what data's bytes are reserved from
+    size_t held = 0;                // and how many
 
     // Frees data and gives its bytes back to the budget. Idempotent.
     void release();
@@ -134,11 +134,9 @@ struct Decompressed {
 //         every literal and sequence table mode, XXH64 content checksum.
 //         Frames that need a dictionary are refused.
 // Compression::none copies the input (still bounded by max_output).
-Decompressed decompress(Compression c, const unsigned char* data, size_t size,
-                        size_t max_output);
+Decompressed decompress(Compression c, const unsigned char* data, size_t size, size_t max_output);
 // The same, with the output's bytes reserved from `budget` instead of
 // decode_budget() (tests).
-Decompressed decompress(Compression c, const unsigned char* data, size_t size,
-                        size_t max_output, DecodeBudget& budget);
+Decompressed decompress(Compression c, const unsigned char* data, size_t size, size_t max_output, DecodeBudget& budget);
 
 } // namespace earlymod

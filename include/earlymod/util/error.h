@@ -20,12 +20,12 @@ namespace earlymod {
 // but that cannot be opened is a damaged image, while ENOENT from the
 // kernel is hardware (or a symbol) that is not there.
 enum class Stage : uint8_t {
-    none,        // not a module load, or not said
-    resolve,     // the module's entry or path (modules.dep, limits)
-    open,        // opening or reading the module file
-    decompress,  // decompressing it in userspace
-    kernel,      // the kernel's finit_module/init_module refused it
-    command,     // its install (or remove) command failed or timed out
+    none,       // not a module load, or not said
+    resolve,    // the module's entry or path (modules.dep, limits)
+    open,       // opening or reading the module file
+    decompress, // decompressing it in userspace
+    kernel,     // the kernel's finit_module/init_module refused it
+    command,    // its install (or remove) command failed or timed out
 };
 const char* stage_name(Stage stage);
 

@@ -70,7 +70,7 @@
 
 #include <string_view>
 
-#include "earlymod/error.h"
+#include "earlymod/util/error.h"
 
 namespace earlymod {
 
@@ -82,13 +82,13 @@ struct CommandSpec;
 using CommandProgressFunction = void (*)(void* context, const CommandSpec& spec, uint64_t elapsed_ns);
 
 struct CommandSpec {
-    std::string_view type = "install";  // "install" or "remove": for messages only
-    std::string_view module;            // MODPROBE_MODULE for the child; named in messages
-    const char* text = nullptr;         // the shell command, $CMDLINE_OPTS already replaced
-    unsigned long depth = 1;            // EARLYMOD_COMMAND_DEPTH for the child
-                                        // (the caller's inherited_command_depth() + 1)
-    uint64_t deadline_ns = 0;           // CLOCK_MONOTONIC (monotonic_ns()); 0: none
-    uint64_t report_every_ns = 0;       // 0: no progress reports
+    std::string_view type = "install"; // "install" or "remove": for messages only
+    std::string_view module;           // MODPROBE_MODULE for the child; named in messages
+    const char* text = nullptr;        // the shell command, $CMDLINE_OPTS already replaced
+    unsigned long depth = 1;           // EARLYMOD_COMMAND_DEPTH for the child
+                                       // (the caller's inherited_command_depth() + 1)
+    uint64_t deadline_ns = 0;          // CLOCK_MONOTONIC (monotonic_ns()); 0: none
+    uint64_t report_every_ns = 0;      // 0: no progress reports
     CommandProgressFunction on_progress = nullptr;
     void* progress_context = nullptr;
 

@@ -30,9 +30,9 @@
 
 #include <string_view>
 
-#include "earlymod/error.h"
-#include "earlymod/files.h"
-#include "earlymod/memory.h"
+#include "earlymod/util/error.h"
+#include "earlymod/util/files.h"
+#include "earlymod/util/memory.h"
 
 namespace earlymod {
 
@@ -100,14 +100,14 @@ private:
     void start_walk();
     bool charge(size_t bytes);
     bool read_node(uint32_t ref, uint32_t parent_offset, Node* node);
-    void search_all(const Node& node, size_t j, char* buf, size_t used, std::string_view subkey,
-                    Vec<IndexValue>& out, int depth);
+    void search_all(const Node& node, size_t j, char* buf, size_t used, std::string_view subkey, Vec<IndexValue>& out,
+                    int depth);
     void search_node(Node node, std::string_view key, Vec<IndexValue>& out);
     struct KeyBits {
-        uint64_t w[4];  // a set of positions 0..255 in the query
+        uint64_t w[4]; // a set of positions 0..255 in the query
     };
-    void search_nfa(const Node& node, size_t j, KeyBits set, char* buf, size_t used, const Subject& sub,
-                    size_t entry, Vec<IndexValue>& out, int depth);
+    void search_nfa(const Node& node, size_t j, KeyBits set, char* buf, size_t used, const Subject& sub, size_t entry,
+                    Vec<IndexValue>& out, int depth);
     void add_values(const Node& node, Vec<IndexValue>& out);
     void dump_node(const Node& node, char* buf, size_t used, OutBuf* out, int depth);
 
@@ -153,10 +153,10 @@ private:
     void add_pattern(std::string_view key, std::string_view module, uint32_t priority);
 
     struct Entry {
-        std::string_view key;    // module name, or alias pattern
-        std::string_view value;  // dep line, or module name
+        std::string_view key;   // module name, or alias pattern
+        std::string_view value; // dep line, or module name
         uint32_t priority;
-        uint32_t next;           // next entry with the same literal prefix
+        uint32_t next; // next entry with the same literal prefix
     };
     IndexKind kind_ = IndexKind::dep;
     Arena arena_;
@@ -213,9 +213,9 @@ private:
     void drop_bin();
 
     IndexKind kind_ = IndexKind::dep;
-    const char* text_host_ = "";  // NUL-terminated, in the caller's arena
+    const char* text_host_ = ""; // NUL-terminated, in the caller's arena
     const char* bin_host_ = "";
-    std::string_view shown_;      // the text form's path, as shown
+    std::string_view shown_; // the text form's path, as shown
     std::string_view bin_shown_;
     MappedFile bin_file_;
     MappedFile text_file_;
@@ -224,7 +224,7 @@ private:
     bool opened_ = false;
     Error open_error_;
     bool use_bin_ = false;
-    bool text_pending_ = false;  // text exists, not parsed yet
+    bool text_pending_ = false; // text exists, not parsed yet
     bool text_loaded_ = false;
 };
 

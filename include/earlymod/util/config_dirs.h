@@ -12,15 +12,15 @@
 
 #include <string_view>
 
-#include "earlymod/files.h"
-#include "earlymod/memory.h"
+#include "earlymod/util/files.h"
+#include "earlymod/util/memory.h"
 
 namespace earlymod {
 
 struct ConfigFile {
-    std::string_view name;  // the file name: the sort key, and what masks
-    std::string_view path;  // as seen inside the root: dir + "/" + name
-    bool masked = false;    // a link to /dev/null: skip it
+    std::string_view name; // the file name: the sort key, and what masks
+    std::string_view path; // as seen inside the root: dir + "/" + name
+    bool masked = false;   // a link to /dev/null: skip it
 };
 
 // Adds the wanted files of dir (a path inside root) to files, unless a

@@ -30,8 +30,8 @@
 
 #include <string_view>
 
-#include "earlymod/error.h"
-#include "earlymod/memory.h"
+#include "earlymod/util/error.h"
+#include "earlymod/util/memory.h"
 
 namespace earlymod {
 
@@ -65,11 +65,11 @@ Error read_builtin_modinfo(std::string_view text, std::string_view module, std::
 // algorithm's name, signature = the encryptedDigest. For the other id
 // types (PGP, X509) they are the trailer's own fields.
 struct ModuleSignature {
-    std::string_view id_type;    // "PKCS#7", "X509", "PGP"
-    std::string_view signer;     // may be empty
-    std::string_view key_id;     // raw bytes (kmod prints them as hex)
-    std::string_view hash_algo;  // "sha256"... (or the OID, dotted)
-    std::string_view signature;  // raw bytes
+    std::string_view id_type;   // "PKCS#7", "X509", "PGP"
+    std::string_view signer;    // may be empty
+    std::string_view key_id;    // raw bytes (kmod prints them as hex)
+    std::string_view hash_algo; // "sha256"... (or the OID, dotted)
+    std::string_view signature; // raw bytes
     // Backing store for what is not a view into the file.
     unsigned char key_buf[64];
     char algo_buf[96];
