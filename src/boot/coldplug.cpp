@@ -235,7 +235,7 @@ void Coldplug::add(std::string_view alias) {
     // A device without a driver module is normal: said with -v only.
     Error why;
     if (!engine_.submit(stored, Origin::device, &why))
-        log_message(log_debug, "coldplug: no module for %.*s", static_cast<int>(stored.size()), stored.data());
+        log_message(log_debug, "coldplug: no module for %.*s", SV_ARG(stored));
     // The scan takes a while under emulation: what finished meanwhile is
     // handled now, so that what waits for it starts.
     engine_.pump();

@@ -121,12 +121,12 @@ bool mount_root(const char* device, const KernelParams& params, const Vec<std::s
     std::string_view rootflags;
     params.get("rootflags", &rootflags);
     char data[1024];
-    snprintf(data, sizeof data, "%.*s", static_cast<int>(rootflags.size()), rootflags.data());
+    snprintf(data, sizeof data, "%.*s", SV_ARG(rootflags));
     mkdir("/root", 0755);
     int last = 0;
     for (std::string_view t : types) {
         char type[64];
-        snprintf(type, sizeof type, "%.*s", static_cast<int>(t.size()), t.data());
+        snprintf(type, sizeof type, "%.*s", SV_ARG(t));
         if (mount(device, "/root", type, flags, data[0] ? data : nullptr) == 0) {
             log_message(log_notice, "mounted %s (%s, %s) on /root", device, type, flags ? "ro" : "rw");
             return true;
@@ -198,7 +198,7 @@ bool switch_root() {
 void exec_init(const KernelParams& params, char** argv) {
     std::string_view v;
     char first[512] = "";
-    if (params.get("init", &v)) snprintf(first, sizeof first, "%.*s", static_cast<int>(v.size()), v.data());
+    if (params.get("init", &v)) snprintf(first, sizeof first, "%.*s", SV_ARG(v));
     // pick_init found a usable one in this order; if its execve fails
     // after all (a missing interpreter), the next ones are tried.
     const char* candidates[] = {first, "/sbin/init", "/etc/init", "/bin/init", "/bin/sh"};
@@ -355,7 +355,7 @@ bool pick_init(int root_fd, std::string_view init_param, InitChoice* choice) {
         }
         if (used < sizeof choice->tried) {
             int n = snprintf(choice->tried + used, sizeof choice->tried - used, "%s%.*s: %s", used ? ", " : "",
-                             static_cast<int>(c.size()), c.data(), why);
+                             SV_ARG(c), why);
             if (n > 0) used += static_cast<size_t>(n);
         }
     }
@@ -421,8 +421,7 @@ RootWait root_wait(const KernelParams& params) {
         if (have_rootfstype) {
             for (std::string_view t : types) {
                 if (!engine->submit(arena->concat("fs-", t), Origin::root_fs))
-                    log_message(log_info, "no module for filesystem %.*s (built in, or missing)",
-                                static_cast<int>(t.size()), t.data());
+                    log_message(log_info, "no module for filesystem %.*s (built in, or missing)", SV_ARG(t));
             }
         }
         if (params.flag("earlymod.coldplug", true)) {
@@ -445,7 +444,7 @@ RootWait root_wait(const KernelParams& params) {
     }
     if (!parse_root_spec(root_arg, &spec)) {
         say(log_err, "root=%.*s: not a form earlymod understands (/dev/NAME, UUID=, LABEL=, PARTUUID=, MAJ:MIN)",
-            static_cast<int>(root_arg.size()), root_arg.data());
+            SV_ARG(root_arg));
         emergency();
     }
     if (!wait_for_device(run, "root", spec, root_arg, wait, device, sizeof device)) emergency();
@@ -494,8 +493,8 @@ RootWait root_wait(const KernelParams& params) {
         emergency();
     }
     if (!init_param.empty() && init_param != choice.path)
-        say(log_warning, "init=%.*s cannot start (%s): starting %s instead", static_cast<int>(init_param.size()),
-            init_param.data(), choice.tried, choice.path);
+        say(log_warning, "init=%.*s cannot start (%s): starting %s instead", SV_ARG(init_param), choice.tried,
+            choice.path);
     // The timing report, for the booted system to read (/run moves along).
     mkdir("/run/earlymod", 0755);
     Error te = log.write_timings("/run/earlymod/timings.json", boot->jobs);

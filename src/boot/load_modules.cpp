@@ -132,9 +132,9 @@ void LoadLog::handle(const Report& r) {
 void LoadLog::not_found(std::string_view name, const Error& why) {
     ++totals_.failed;
     if (why.code() == ENOENT && why.stage() == Stage::resolve)
-        log_message(log_err, "module %.*s not found", static_cast<int>(name.size()), name.data());
+        log_message(log_err, "module %.*s not found", SV_ARG(name));
     else
-        log_message(log_err, "module %.*s: %s", static_cast<int>(name.size()), name.data(), why.message());
+        log_message(log_err, "module %.*s: %s", SV_ARG(name), why.message());
 }
 
 void LoadLog::summary(uint64_t elapsed_ns) {

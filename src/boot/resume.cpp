@@ -72,13 +72,13 @@ ResumeAsk resume_request(const KernelParams& params, unsigned long root_timeout_
     if (!parse_root_spec(v, &req->device)) {
         snprintf(why, cap,
                  "resume=%.*s: not a form earlymod understands (/dev/NAME, UUID=, LABEL=, PARTUUID=, MAJ:MIN)",
-                 static_cast<int>(v.size()), v.data());
+                 SV_ARG(v));
         return ResumeAsk::invalid;
     }
     std::string_view off;
     if (params.get("resume_offset", &off)) {
         if (!parse_offset(off, &req->offset)) {
-            snprintf(why, cap, "resume_offset=%.*s: not a number of pages", static_cast<int>(off.size()), off.data());
+            snprintf(why, cap, "resume_offset=%.*s: not a number of pages", SV_ARG(off));
             return ResumeAsk::invalid;
         }
         req->has_offset = true;

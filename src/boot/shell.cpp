@@ -150,7 +150,7 @@ BreakPoints break_points(const KernelParams& params) {
             b.pre_switch = true;
         } else {
             log_message(log_warning, "%.*s=%.*s: not a break point earlymod knows (pre-mount, pre-switch): ignored",
-                        static_cast<int>(p.key.size()), p.key.data(), static_cast<int>(v.size()), v.data());
+                        SV_ARG(p.key), SV_ARG(v));
         }
     }
     return b;

@@ -94,7 +94,7 @@ int main(int argc, char** argv) {
     using namespace earlymod;
     std::string_view self = argc > 0 && argv[0] ? path_basename(argv[0]) : "earlymod";
     static char program[64];
-    snprintf(program, sizeof program, "%.*s", static_cast<int>(self.size()), self.data());
+    snprintf(program, sizeof program, "%.*s", SV_ARG(self));
     logger().program = program;
 
     // In early boot there may be no stderr: log to the kernel instead.

@@ -99,8 +99,7 @@ struct Printer {
 bool add_param(Vec<Param>& params, std::string_view key, std::string_view value) {
     size_t colon = value.find(':');
     if (colon == std::string_view::npos) {
-        log_message(log_err, "Found invalid \"%.*s=%.*s\": missing ':'", static_cast<int>(key.size()), key.data(),
-                    static_cast<int>(value.size()), value.data());
+        log_message(log_err, "Found invalid \"%.*s=%.*s\": missing ':'", SV_ARG(key), SV_ARG(value));
         return true;
     }
     std::string_view name = value.substr(0, colon), rest = value.substr(colon + 1);
@@ -181,7 +180,7 @@ Error ModinfoCommand::file_strings(std::string_view path, bool on_host, Vec<Modi
     const char* h = host;
     if (!on_host && root_.active()) {
         if (!root_.host_path(path, host, sizeof host))
-            return Error::make(ENAMETOOLONG, "%.*s: path too long", static_cast<int>(path.size()), path.data());
+            return Error::make(ENAMETOOLONG, "%.*s: path too long", SV_ARG(path));
     } else {
         h = path.data(); // NUL-terminated: the resolver's buffer or argv
     }
@@ -193,8 +192,7 @@ Error ModinfoCommand::file_strings(std::string_view path, bool on_host, Vec<Modi
     if (c != Compression::none) {
         image_ = decompress(c, data, size, max_module_bytes);
         if (!image_.data)
-            return Error::make(image_.code ? image_.code : EINVAL, "%.*s: %s", static_cast<int>(path.size()),
-                               path.data(), image_.error);
+            return Error::make(image_.code ? image_.code : EINVAL, "%.*s: %s", SV_ARG(path), image_.error);
         data = image_.data;
         size = image_.size;
     }
@@ -221,8 +219,7 @@ Error ModinfoCommand::module_strings(Module* m, std::string_view path, Vec<Modin
             std::string_view shown = arena_.concat(ctx_.moddir(), "/modules.builtin.modinfo");
             char host[4096];
             if (!root_.host_path(shown, host, sizeof host))
-                builtin_error_ =
-                    Error::make(ENAMETOOLONG, "%.*s: path too long", static_cast<int>(shown.size()), shown.data());
+                builtin_error_ = Error::make(ENAMETOOLONG, "%.*s: path too long", SV_ARG(shown));
             else
                 builtin_error_ = builtin_file_.open(host, shown);
         }
@@ -259,8 +256,7 @@ int ModinfoCommand::show(Module* m) {
         done_with_file();
         // kmod: an old kernel without modules.builtin.modinfo is no error.
         if (path.empty() && e.code() == ENOENT && r_.is_builtin(m)) return 0;
-        log_message(log_err, "could not get modinfo from '%.*s': %s", static_cast<int>(m->name.size()), m->name.data(),
-                    e.message());
+        log_message(log_err, "could not get modinfo from '%.*s': %s", SV_ARG(m->name), e.message());
         return -1;
     }
     Vec<Param> params;

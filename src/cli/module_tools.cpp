@@ -69,13 +69,13 @@ int run_rmmod(int argc, char** argv) {
         char buf[256];
         std::string_view name = normalize_modname(path_basename(argv[i]), buf, sizeof buf);
         if (kernel.state(name) == ModuleState::absent) {
-            log_message(log_err, "Module %.*s is not currently loaded", static_cast<int>(name.size()), name.data());
+            log_message(log_err, "Module %.*s is not currently loaded", SV_ARG(name));
             status = 1;
             continue;
         }
         long uses = kernel.refcount(name);
         if (uses > 0 && !force) {
-            log_message(log_err, "Module %.*s is in use", static_cast<int>(name.size()), name.data());
+            log_message(log_err, "Module %.*s is in use", SV_ARG(name));
             status = 1;
             continue;
         }
@@ -106,17 +106,14 @@ int run_lsmod(int argc, char** argv) {
     }
     OutBuf out(1);
     out.put("Module                  Size  Used by\n");
-    while (!text.empty()) {
-        size_t eol = text.find('\n');
-        std::string_view line = text.substr(0, eol);
-        text = eol == std::string_view::npos ? std::string_view{} : text.substr(eol + 1);
+    std::string_view line;
+    while (next_line(text, &line)) {
         std::string_view name = next_token(line, " ");
         std::string_view size = next_token(line, " ");
         std::string_view used = next_token(line, " ");
         std::string_view holders = next_token(line, " ");
         if (name.empty()) continue;
-        out.printf("%-19.*s %8.*s  %.*s", static_cast<int>(name.size()), name.data(), static_cast<int>(size.size()),
-                   size.data(), static_cast<int>(used.size()), used.data());
+        out.printf("%-19.*s %8.*s  %.*s", SV_ARG(name), SV_ARG(size), SV_ARG(used));
         if (!holders.empty() && holders != "-") {
             while (!holders.empty() && holders.back() == ',') holders.remove_suffix(1);
             out.put(' ').put(holders);

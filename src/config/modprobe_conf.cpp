@@ -77,8 +77,7 @@ void Config::parse(std::string_view text, std::string_view shown) {
         size_t len = strlen(line.data());
         if (len + 1 != line.size() && !warned_nul) {
             // Like kmod, the rest of the line after a NUL byte is not seen.
-            log_message(log_warning, "%.*s line %u: NUL byte, rest of the line ignored", static_cast<int>(shown.size()),
-                        shown.data(), lineno);
+            log_message(log_warning, "%.*s line %u: NUL byte, rest of the line ignored", SV_ARG(shown), lineno);
             warned_nul = true;
         }
         parse_line(line.data(), len, shown, lineno);
@@ -95,7 +94,7 @@ void Config::parse_line(char* line, size_t len, std::string_view shown, unsigned
             log_message(log_err,
                         "%.*s line %u: more than %zu configuration entries, the limit: this line and the rest of "
                         "the file ignored",
-                        static_cast<int>(shown.size()), shown.data(), lineno, max_config_entries);
+                        SV_ARG(shown), lineno, max_config_entries);
         entries_full_reported_ = true;
         return;
     }
@@ -148,12 +147,10 @@ void Config::parse_line(char* line, size_t len, std::string_view shown, unsigned
         // that is never loaded. Nothing to do at load time.
         return;
     } else if (strcmp(cmd, "include") == 0 || strcmp(cmd, "config") == 0) {
-        log_message(log_err, "%.*s: command %s is deprecated and not parsed anymore", static_cast<int>(shown.size()),
-                    shown.data(), cmd);
+        log_message(log_err, "%.*s: command %s is deprecated and not parsed anymore", SV_ARG(shown), cmd);
         return;
     }
-    log_message(log_err, "%.*s line %u: ignoring bad line starting with '%s'", static_cast<int>(shown.size()),
-                shown.data(), lineno, cmd);
+    log_message(log_err, "%.*s line %u: ignoring bad line starting with '%s'", SV_ARG(shown), lineno, cmd);
 }
 
 void Config::add_softdep(std::string_view module, std::string_view spec, std::string_view shown, unsigned lineno) {

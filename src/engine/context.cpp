@@ -41,7 +41,7 @@ Error Context::open(const Options& options) {
         if (!getcwd(cwd, sizeof cwd)) return Error::make(errno, "getcwd() failed: %s", strerror(errno));
     }
     int n = snprintf(moddir_shown_buf_, sizeof moddir_shown_buf_, "%s%s%.*s/lib/modules/%.*s", cwd, cwd[0] ? "/" : "",
-                     static_cast<int>(rootdir.size()), rootdir.data(), static_cast<int>(kver.size()), kver.data());
+                     SV_ARG(rootdir), SV_ARG(kver));
     if (n < 0 || static_cast<size_t>(n) >= sizeof moddir_shown_buf_)
         return Error::make(ENAMETOOLONG, "modules directory path too long");
     moddir_shown_ = {moddir_shown_buf_, static_cast<size_t>(n)};
@@ -216,24 +216,21 @@ void Context::notify(Module* m, Outcome outcome, const Error& error, bool target
 Error Context::probe(Module* target, std::string_view params) {
     const Options& o = *options_;
     if (!o.ignore_status && in_kernel(target)) {
-        Error e = Error::make(EEXIST, "could not insert '%.*s': Module already in kernel",
-                              static_cast<int>(target->name.size()), target->name.data());
+        Error e = Error::make(EEXIST, "could not insert '%.*s': Module already in kernel", SV_ARG(target->name));
         notify(target, Outcome::present, e, true, 0, 0);
         return o.first_time ? e : Error();
     }
     // The blacklist applies to modules reached through an alias, and to
     // every module with -b.
     if ((target->has_alias || o.use_blacklist) && resolver_.is_blacklisted(target)) {
-        log_message(log_info, "module %.*s is blacklisted", static_cast<int>(target->name.size()), target->name.data());
+        log_message(log_info, "module %.*s is blacklisted", SV_ARG(target->name));
         notify(target, Outcome::blacklisted, Error(), true, 0, 0);
         return {};
     }
     Vec<Module*>& list = scratch_list_;
     list.clear();
     if (Error e = resolver_.probe_list(target, o.ignore_commands, list); !e.ok()) return e;
-    if (memory_exhausted())
-        return Error::make(ENOMEM, "out of memory resolving %.*s", static_cast<int>(target->name.size()),
-                           target->name.data());
+    if (memory_exhausted()) return Error::make(ENOMEM, "out of memory resolving %.*s", SV_ARG(target->name));
     Error err;
     size_t i = 0;
     for (; i < list.size(); ++i) {
@@ -243,8 +240,7 @@ Error Context::probe(Module* target, std::string_view params) {
         if (m->unusable) {
             outcome = run_step(prepare_step(m, {}), &err);
         } else if (!o.ignore_status && in_kernel(m)) {
-            err = Error::make(EEXIST, "could not insert '%.*s': Module already in kernel",
-                              static_cast<int>(m->name.size()), m->name.data());
+            err = Error::make(EEXIST, "could not insert '%.*s': Module already in kernel", SV_ARG(m->name));
             outcome = Outcome::present;
         } else {
             Step step = prepare_step(m, m == target ? params : std::string_view{});
@@ -277,12 +273,11 @@ Error Context::probe(Module* target, std::string_view params) {
             bool needs = m == target;
             resolver_.load_deps(m);
             for (uint32_t d = 0; d < m->n_deps && !needs; ++d) needs = m->deps[d] == failed;
-            Error why =
-                needs ? Error::make(ECANCELED, "it needs %.*s, which failed", fl, failed->name.data())
-                : failed == target
-                    ? Error::make(ECANCELED, "not tried: %.*s failed first", fl, failed->name.data())
-                    : Error::make(ECANCELED, "not tried: %.*s failed first, and %.*s needs it", fl, failed->name.data(),
-                                  static_cast<int>(target->name.size()), target->name.data());
+            Error why = needs ? Error::make(ECANCELED, "it needs %.*s, which failed", fl, failed->name.data())
+                        : failed == target
+                            ? Error::make(ECANCELED, "not tried: %.*s failed first", fl, failed->name.data())
+                            : Error::make(ECANCELED, "not tried: %.*s failed first, and %.*s needs it", fl,
+                                          failed->name.data(), SV_ARG(target->name));
             notify(m, Outcome::skipped, why, m == target, 0, 0, -1, -1, failed);
         }
     }
@@ -290,8 +285,7 @@ Error Context::probe(Module* target, std::string_view params) {
 }
 
 static Error not_found(std::string_view name, std::string_view moddir) {
-    return Error::make(ENOENT, "Module %.*s not found in directory %.*s", static_cast<int>(name.size()), name.data(),
-                       static_cast<int>(moddir.size()), moddir.data());
+    return Error::make(ENOENT, "Module %.*s not found in directory %.*s", SV_ARG(name), SV_ARG(moddir));
 }
 
 Error Context::find_modules(std::string_view name, Vec<Module*>& list) {
@@ -328,7 +322,7 @@ Error Context::load(std::string_view name, std::string_view params) {
                 e = Error::make(ENOENT,
                                 "could not insert '%.*s': Unknown symbol in module, or unknown parameter "
                                 "(see dmesg)",
-                                static_cast<int>(m->name.size()), m->name.data());
+                                SV_ARG(m->name));
             // With a report callback the caller logs outcomes itself.
             if (!options_->on_report) log_message(log_err, "%s", e.message());
         }
@@ -416,8 +410,7 @@ Error Context::unload(std::string_view name) {
     if (!index_error_.ok()) return index_error_;
     Vec<Module*> list;
     Error e = resolver_.lookup(name, list);
-    if (!e.ok() || list.empty())
-        return Error::make(ENOENT, "Module %.*s not found.", static_cast<int>(name.size()), name.data());
+    if (!e.ok() || list.empty()) return Error::make(ENOENT, "Module %.*s not found.", SV_ARG(name));
     Error err;
     for (Module* m : list) {
         err = remove_module(m, true);

@@ -187,8 +187,7 @@ void LoadEngine::skip(uint32_t i, uint32_t cause) {
         stack.pop();
         Job& j = *jobs_[k];
         if (j.state != Job::State::waiting) continue;
-        Error why =
-            Error::make(ECANCELED, "it needs %.*s, which failed", static_cast<int>(c->name.size()), c->name.data());
+        Error why = Error::make(ECANCELED, "it needs %.*s, which failed", SV_ARG(c->name));
         finish_outcome(k, Outcome::skipped, why, 0, 0, -1, c);
         for (uint32_t u : j.hard_users) stack.push(u);
         release_users(j); // what waits for it only for order may go on
@@ -279,8 +278,7 @@ bool LoadEngine::submit(std::string_view name, Origin origin, Error* why) {
         if (why)
             *why = !ctx_.index_error().ok()
                        ? ctx_.index_error()
-                       : Error::make(ENOENT, "Module %.*s not found", static_cast<int>(name.size()), name.data())
-                             .at(Stage::resolve);
+                       : Error::make(ENOENT, "Module %.*s not found", SV_ARG(name)).at(Stage::resolve);
         return false;
     }
     for (Module* m : found) {
@@ -293,15 +291,14 @@ bool LoadEngine::submit(std::string_view name, Origin origin, Error* why) {
         if (!o.ignore_status && ctx_.in_kernel(m)) {
             decide_target(m, origin, Outcome::present, Error());
         } else if (resolver_.is_blacklisted(m)) {
-            log_message(log_debug, "%.*s (from %.*s) left out: blacklisted", static_cast<int>(m->name.size()),
-                        m->name.data(), static_cast<int>(name.size()), name.data());
+            log_message(log_debug, "%.*s (from %.*s) left out: blacklisted", SV_ARG(m->name), SV_ARG(name));
             decide_target(m, origin, Outcome::blacklisted, Error());
         } else {
             add_target(m, origin);
         }
     }
     if (memory_exhausted()) {
-        if (why) *why = Error::make(ENOMEM, "out of memory resolving %.*s", static_cast<int>(name.size()), name.data());
+        if (why) *why = Error::make(ENOMEM, "out of memory resolving %.*s", SV_ARG(name));
         return false;
     }
     return true;
@@ -314,8 +311,7 @@ bool LoadEngine::break_loop() {
     for (uint32_t i = 0; i < jobs_.size(); ++i) {
         Job& j = *jobs_[i];
         if (j.state != Job::State::waiting) continue;
-        log_message(log_debug, "dependency loop: starting %.*s before what it waits for",
-                    static_cast<int>(j.module->name.size()), j.module->name.data());
+        log_message(log_debug, "dependency loop: starting %.*s before what it waits for", SV_ARG(j.module->name));
         j.waiting_for = 0;
         release(i);
         return true;
@@ -373,8 +369,8 @@ void LoadEngine::note_slow_loads(uint64_t now) {
         uint64_t ran = now - j->start;
         uint64_t step = slow_note_ns / 5;
         if (ran % slow_note_ns >= step) continue;
-        log_message(log_warning, "%.*s: still loading after %llu s (%s)", static_cast<int>(j->module->name.size()),
-                    j->module->name.data(), static_cast<unsigned long long>(ran / 1000000000ull),
+        log_message(log_warning, "%.*s: still loading after %llu s (%s)", SV_ARG(j->module->name),
+                    static_cast<unsigned long long>(ran / 1000000000ull),
                     j->step.kind == Context::Step::install ? "its install command" : "in the kernel");
     }
     pthread_mutex_unlock(&lock_);

@@ -99,7 +99,7 @@ void IndexFile::drop_bin() {
     use_bin_ = false;
     text_pending_ = !text_loaded_ && path_exists(text_host_);
     log_message(log_warning, "%.*s is damaged (offset out of range, a loop, or nodes shared between parents); %s",
-                static_cast<int>(bin_shown_.size()), bin_shown_.data(),
+                SV_ARG(bin_shown_),
                 text_pending_ || text_loaded_ ? "using the text index instead" : "no text index to fall back on");
 }
 

@@ -27,7 +27,7 @@ public:
     explicit BadLines(std::string_view shown) : shown_(shown) {}
     ~BadLines() {
         if (count_ > max_reported_bad_lines)
-            log_message(log_warning, "%.*s: %zu more bad lines skipped", static_cast<int>(shown_.size()), shown_.data(),
+            log_message(log_warning, "%.*s: %zu more bad lines skipped", SV_ARG(shown_),
                         count_ - max_reported_bad_lines);
     }
     BadLines(const BadLines&) = delete;
@@ -37,9 +37,7 @@ public:
     bool report() { return ++count_ <= max_reported_bad_lines; }
 
     void skip(size_t lineno, const char* what) {
-        if (report())
-            log_message(log_warning, "%.*s:%zu: %s, line skipped", static_cast<int>(shown_.size()), shown_.data(),
-                        lineno, what);
+        if (report()) log_message(log_warning, "%.*s:%zu: %s, line skipped", SV_ARG(shown_), lineno, what);
     }
 
 private:
@@ -48,8 +46,8 @@ private:
 };
 
 Error too_many(std::string_view shown, const char* what) {
-    return Error::make(E2BIG, "%.*s: more than %zu %s, the limit for a text index: index not used",
-                       static_cast<int>(shown.size()), shown.data(), max_index_lines, what);
+    return Error::make(E2BIG, "%.*s: more than %zu %s, the limit for a text index: index not used", SV_ARG(shown),
+                       max_index_lines, what);
 }
 
 // The literal part of a pattern, before its first wildcard.
@@ -84,7 +82,7 @@ Error TextIndex::load_builtin_modinfo(std::string_view text, std::string_view sh
         if (pattern.size() >= sizeof buf || !normalize_alias(pattern, buf, sizeof buf, &norm)) {
             if (bad.report())
                 log_message(log_warning, "%.*s: record %zu: bad alias (unmatched bracket or too long), skipped",
-                            static_cast<int>(shown.size()), shown.data(), record);
+                            SV_ARG(shown), record);
             continue;
         }
         add_pattern(norm == pattern ? pattern : arena_.dup(norm), module, 0);
@@ -130,8 +128,8 @@ Error TextIndex::load(IndexKind kind, std::string_view text, std::string_view sh
         if (line.empty() || line[0] == '#') continue;
         if (line.size() > max_index_line_bytes) {
             if (bad.report())
-                log_message(log_warning, "%.*s:%zu: line longer than %zu bytes, the limit; line skipped",
-                            static_cast<int>(shown.size()), shown.data(), lineno, max_index_line_bytes);
+                log_message(log_warning, "%.*s:%zu: line longer than %zu bytes, the limit; line skipped", SV_ARG(shown),
+                            lineno, max_index_line_bytes);
             continue;
         }
         if (has_nul && memchr(line.data(), 0, line.size())) {

@@ -10,6 +10,7 @@
 
 #include "earlymod/decompress/decompress.h"
 #include "earlymod/kernel/kernel.h"
+#include "earlymod/util/output.h"
 
 namespace earlymod {
 
@@ -34,8 +35,7 @@ long sys_delete_module(const char* name, unsigned flags) {
 
 bool sys_module_path(const FsRoot& root, std::string_view name, const char* leaf, char* buf, size_t cap) {
     char inside[512];
-    int n = snprintf(inside, sizeof inside, "/sys/module/%.*s%s%s", static_cast<int>(name.size()), name.data(),
-                     leaf ? "/" : "", leaf ? leaf : "");
+    int n = snprintf(inside, sizeof inside, "/sys/module/%.*s%s%s", SV_ARG(name), leaf ? "/" : "", leaf ? leaf : "");
     if (n < 0 || static_cast<size_t>(n) >= sizeof inside) return false;
     return root.host_path(inside, buf, cap);
 }

@@ -16,7 +16,7 @@ Error Resolver::open(const ResolverPaths& paths, Config* config) {
     paths_ = paths;
     config_ = config;
     char host[4096];
-    int n = snprintf(host, sizeof host, "%.*s", static_cast<int>(paths.moddir_host.size()), paths.moddir_host.data());
+    int n = snprintf(host, sizeof host, "%.*s", SV_ARG(paths.moddir_host));
     if (n < 0 || static_cast<size_t>(n) >= sizeof host)
         return Error::make(ENAMETOOLONG, "modules directory path too long");
     // Named even when the directory is missing: they then find nothing,
@@ -27,8 +27,7 @@ Error Resolver::open(const ResolverPaths& paths, Config* config) {
         indexes_usable_ = false;
         int e = path_exists(host) ? ENOTDIR : errno;
         if (!e) e = ENOENT;
-        return Error::make(e, "could not open modules directory %.*s: %s", static_cast<int>(paths.moddir_shown.size()),
-                           paths.moddir_shown.data(), strerror(e));
+        return Error::make(e, "could not open modules directory %.*s: %s", SV_ARG(paths.moddir_shown), strerror(e));
     }
     return {};
 }
@@ -39,7 +38,7 @@ Error Resolver::check_indexes() {
     if (!dep.present() && !dep.open_error().ok()) return dep.open_error();
     if (!dep.present())
         return Error::make(ENOENT, "no module index in %.*s: neither modules.dep.bin nor modules.dep (run depmod)",
-                           static_cast<int>(paths_.moddir_shown.size()), paths_.moddir_shown.data());
+                           SV_ARG(paths_.moddir_shown));
     return {};
 }
 
@@ -84,15 +83,13 @@ void Resolver::parse_dep_line(Module* m, std::string_view line) {
     std::string_view shown = index(IndexKind::dep).shown_name();
     if (!is_safe_relative_path(relpath)) {
         log_message(log_err, "%.*s: refusing path '%.*s' of module %.*s: it leads outside the modules directory",
-                    static_cast<int>(shown.size()), shown.data(), static_cast<int>(relpath.size()), relpath.data(),
-                    static_cast<int>(m->name.size()), m->name.data());
+                    SV_ARG(shown), SV_ARG(relpath), SV_ARG(m->name));
         m->unusable = true;
         return;
     }
     if (!path_fits(relpath)) {
         log_message(log_err, "%.*s: refusing module %.*s: its path is %zu bytes long, more than the limit of %zu",
-                    static_cast<int>(shown.size()), shown.data(), static_cast<int>(m->name.size()), m->name.data(),
-                    paths_.moddir_shown.size() + 1 + relpath.size(), max_module_path);
+                    SV_ARG(shown), SV_ARG(m->name), paths_.moddir_shown.size() + 1 + relpath.size(), max_module_path);
         m->unusable = true;
         return;
     }
@@ -139,8 +136,7 @@ void Resolver::parse_dep_line(Module* m, std::string_view line) {
         if (d && d->relpath != dep && !is_safe_relative_path(dep)) {
             log_message(log_err,
                         "%.*s: refusing dependency '%.*s' of module %.*s: it leads outside the modules directory",
-                        static_cast<int>(shown.size()), shown.data(), static_cast<int>(dep.size()), dep.data(),
-                        static_cast<int>(m->name.size()), m->name.data());
+                        SV_ARG(shown), SV_ARG(dep), SV_ARG(m->name));
             m->unusable = true;
             return;
         }
@@ -148,8 +144,7 @@ void Resolver::parse_dep_line(Module* m, std::string_view line) {
             log_message(log_err,
                         "%.*s: refusing dependency %.*s of module %.*s: its path is %zu bytes long, more than the "
                         "limit of %zu",
-                        static_cast<int>(shown.size()), shown.data(), static_cast<int>(d->name.size()), d->name.data(),
-                        static_cast<int>(m->name.size()), m->name.data(), paths_.moddir_shown.size() + 1 + dep.size(),
+                        SV_ARG(shown), SV_ARG(d->name), SV_ARG(m->name), paths_.moddir_shown.size() + 1 + dep.size(),
                         max_module_path);
             m->unusable = true;
             return;
@@ -160,23 +155,21 @@ void Resolver::parse_dep_line(Module* m, std::string_view line) {
         }
         if (!d) {
             log_message(log_err, "%.*s: unusable dependency '%.*s%s' of module %.*s (name too long, or out of memory)",
-                        static_cast<int>(shown.size()), shown.data(),
-                        dep.size() > 80 ? 80 : static_cast<int>(dep.size()), dep.data(), dep.size() > 80 ? "..." : "",
-                        static_cast<int>(m->name.size()), m->name.data());
+                        SV_ARG(shown), dep.size() > 80 ? 80 : SV_ARG(dep), dep.size() > 80 ? "..." : "",
+                        SV_ARG(m->name));
             m->unusable = true;
             return;
         }
         if (d == m) {
-            log_message(log_warning, "%.*s: module %.*s depends on itself; dependency ignored",
-                        static_cast<int>(shown.size()), shown.data(), static_cast<int>(m->name.size()), m->name.data());
+            log_message(log_warning, "%.*s: module %.*s depends on itself; dependency ignored", SV_ARG(shown),
+                        SV_ARG(m->name));
             continue;
         }
         deps.push(d);
     }
     if (deps.size() > max_module_deps) {
         log_message(log_err, "%.*s: module %.*s has %zu dependencies, more than the limit of %zu: module refused",
-                    static_cast<int>(shown.size()), shown.data(), static_cast<int>(m->name.size()), m->name.data(),
-                    deps.size(), max_module_deps);
+                    SV_ARG(shown), SV_ARG(m->name), deps.size(), max_module_deps);
         m->unusable = true;
         return;
     }
@@ -280,7 +273,7 @@ void Resolver::resolve_softdeps(Module* m) {
                     Error err = lookup(names[i], found);
                     if (!err.ok())
                         log_message(log_err, "failed to lookup soft dependency '%.*s', continuing anyway.",
-                                    static_cast<int>(names[i].size()), names[i].data());
+                                    SV_ARG(names[i]));
                 }
                 if (found.empty()) return;
                 *arr = static_cast<Module**>(arena_.alloc(found.size() * sizeof(Module*), alignof(Module*)));
@@ -303,7 +296,7 @@ Error Resolver::lookup(std::string_view given, Vec<Module*>& out) {
     char buf[4096];
     std::string_view name;
     if (given.size() >= sizeof buf || !normalize_alias(given, buf, sizeof buf, &name))
-        return Error::make(EINVAL, "invalid module name or alias '%.*s'", static_cast<int>(given.size()), given.data());
+        return Error::make(EINVAL, "invalid module name or alias '%.*s'", SV_ARG(given));
     size_t start = out.size();
 
     // 1. modprobe.d aliases.
@@ -399,29 +392,25 @@ Error Resolver::lookup_file(std::string_view arg, Vec<Module*>& out) {
     char abs[4096];
     char cwd[4096] = "";
     if (arg[0] != '/' && !getcwd(cwd, sizeof cwd))
-        return Error::make(errno, "Failed to get module from path %.*s: %s", static_cast<int>(arg.size()), arg.data(),
-                           strerror(errno));
-    int n = snprintf(abs, sizeof abs, "%s%s%.*s", cwd, cwd[0] ? "/" : "", static_cast<int>(arg.size()), arg.data());
+        return Error::make(errno, "Failed to get module from path %.*s: %s", SV_ARG(arg), strerror(errno));
+    int n = snprintf(abs, sizeof abs, "%s%s%.*s", cwd, cwd[0] ? "/" : "", SV_ARG(arg));
     if (n < 0 || static_cast<size_t>(n) > max_module_path)
-        return Error::make(ENAMETOOLONG, "Failed to get module from path %.*s: %s", static_cast<int>(arg.size()),
-                           arg.data(), strerror(ENAMETOOLONG));
+        return Error::make(ENAMETOOLONG, "Failed to get module from path %.*s: %s", SV_ARG(arg),
+                           strerror(ENAMETOOLONG));
     struct stat st;
     if (stat(abs, &st) != 0)
-        return Error::make(errno, "Failed to get module from path %.*s: %s", static_cast<int>(arg.size()), arg.data(),
-                           strerror(errno));
+        return Error::make(errno, "Failed to get module from path %.*s: %s", SV_ARG(arg), strerror(errno));
     std::string_view base = path_basename(arg);
     std::string_view stem = base.substr(0, base.find('.'));
     char nbuf[max_module_name + 1];
     if (stem.empty() || stem.size() > max_module_name)
-        return Error::make(ENOENT, "Failed to get module from path %.*s: %s", static_cast<int>(arg.size()), arg.data(),
-                           strerror(ENOENT));
+        return Error::make(ENOENT, "Failed to get module from path %.*s: %s", SV_ARG(arg), strerror(ENOENT));
     Module* m = get(normalize_modname(stem, nbuf, sizeof nbuf), {}, false);
     if (!m) return Error::make(ENOMEM, "out of memory");
     std::string_view file(abs, static_cast<size_t>(n));
     if (!m->file.empty() && m->file != file)
         return Error::make(EEXIST, "Failed to get module from path %.*s: module %.*s is already in use with %.*s",
-                           static_cast<int>(arg.size()), arg.data(), static_cast<int>(m->name.size()), m->name.data(),
-                           static_cast<int>(m->file.size()), m->file.data());
+                           SV_ARG(arg), SV_ARG(m->name), SV_ARG(m->file));
     if (m->file.empty()) m->file = arena_.dup(file);
     m->builtin = 0;
     out.push(m);
@@ -454,8 +443,7 @@ void Resolver::fill_softdeps(Module* m, Vec<Module*>& out) {
             const ConfigSoftdep* d = config_->softdep_for(m->name);
             std::string_view file = d ? d->file : std::string_view("");
             probe_error_ = Error::make(ELOOP, "%.*s line %u: softdeps of %.*s nested more than %u deep, the limit",
-                                       static_cast<int>(file.size()), file.data(), d ? d->line : 0,
-                                       static_cast<int>(m->name.size()), m->name.data(), max_softdep_depth);
+                                       SV_ARG(file), d ? d->line : 0, SV_ARG(m->name), max_softdep_depth);
         }
         return;
     }
@@ -497,9 +485,8 @@ void Resolver::warn_if_cycle(Module* m, Module* d) {
         if (d->deps[j] != m || d->cycle_reported) continue;
         d->cycle_reported = m->cycle_reported = true;
         std::string_view shown = index(IndexKind::dep).shown_name();
-        log_message(log_err, "%.*s: dependency cycle: %.*s needs %.*s, which needs %.*s",
-                    static_cast<int>(shown.size()), shown.data(), static_cast<int>(m->name.size()), m->name.data(),
-                    static_cast<int>(d->name.size()), d->name.data(), static_cast<int>(m->name.size()), m->name.data());
+        log_message(log_err, "%.*s: dependency cycle: %.*s needs %.*s, which needs %.*s", SV_ARG(shown),
+                    SV_ARG(m->name), SV_ARG(d->name), SV_ARG(m->name));
     }
 }
 

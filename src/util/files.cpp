@@ -173,24 +173,24 @@ Error MappedFile::open(const char* host, std::string_view shown) {
     int fd = ::open(host, O_RDONLY);
     if (fd < 0) {
         int e = errno;
-        return Error::make(e, "could not open %.*s: %s", static_cast<int>(shown.size()), shown.data(), strerror(e));
+        return Error::make(e, "could not open %.*s: %s", SV_ARG(shown), strerror(e));
     }
     struct stat st;
     if (fstat(fd, &st) < 0) {
         int e = errno;
         close(fd);
-        return Error::make(e, "could not stat %.*s: %s", static_cast<int>(shown.size()), shown.data(), strerror(e));
+        return Error::make(e, "could not stat %.*s: %s", SV_ARG(shown), strerror(e));
     }
     if (S_ISDIR(st.st_mode)) {
         close(fd);
-        return Error::make(EISDIR, "%.*s is a directory, not a file", static_cast<int>(shown.size()), shown.data());
+        return Error::make(EISDIR, "%.*s is a directory, not a file", SV_ARG(shown));
     }
     if (st.st_size > 0) {
         void* p = mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
         if (p == MAP_FAILED) {
             int e = errno;
             close(fd);
-            return Error::make(e, "could not map %.*s: %s", static_cast<int>(shown.size()), shown.data(), strerror(e));
+            return Error::make(e, "could not map %.*s: %s", SV_ARG(shown), strerror(e));
         }
         data_ = static_cast<const char*>(p);
         size_ = static_cast<size_t>(st.st_size);
@@ -222,8 +222,8 @@ long read_small_file(const char* host, char* buf, size_t cap) {
 }
 
 static Error too_big(std::string_view shown) {
-    return Error::make(EFBIG, "%.*s: larger than %zu MiB, the limit for this file: not read",
-                       static_cast<int>(shown.size()), shown.data(), max_whole_file_bytes >> 20);
+    return Error::make(EFBIG, "%.*s: larger than %zu MiB, the limit for this file: not read", SV_ARG(shown),
+                       max_whole_file_bytes >> 20);
 }
 
 bool read_optional_file(const char* host, std::string_view shown, Arena& arena, std::string_view* out) {

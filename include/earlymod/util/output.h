@@ -14,6 +14,11 @@
 
 #include <string_view>
 
+// The two arguments printf's "%.*s" takes for a string_view (which need
+// not end in a NUL): log_message(log_err, "%.*s: not found", SV_ARG(name)).
+// sv is named twice: pass a plain name or member, nothing with effects.
+#define SV_ARG(sv) static_cast<int>((sv).size()), (sv).data()
+
 namespace earlymod {
 
 class OutBuf {
