@@ -301,11 +301,14 @@ TEST_CASE("modinfo: a PKCS#7 module signature") {
     CHECK(hex(s.key_id) == "5E:E1:13"); // the serial's leading zero dropped
     CHECK(s.signature == sig);
     CHECK(hex(s.signature).find(":\n\t\tAB:") == 20 * 3 - 1); // wrapped after 20 bytes
-    // Without a commonName: the issuer's last attribute.
-    REQUIRE(signature_of(signed_file(pkcs7("\x07", sig, false), 2), &s));
+    // Without a commonName: the issuer's last attribute. (The fields point
+    // into the file: it is kept while they are read.)
+    std::string no_cn = signed_file(pkcs7("\x07", sig, false), 2);
+    REQUIRE(signature_of(no_cn, &s));
     CHECK(s.signer == "Org");
     // A negative serial: its magnitude.
-    REQUIRE(signature_of(signed_file(pkcs7(bytes({0xff, 0x00}), sig), 2), &s));
+    std::string negative = signed_file(pkcs7(bytes({0xff, 0x00}), sig), 2);
+    REQUIRE(signature_of(negative, &s));
     CHECK(hex(s.key_id) == "01:00");
 }
 
@@ -331,7 +334,8 @@ TEST_CASE("modinfo: signatures that are absent or do not parse") {
 
 TEST_CASE("modinfo: the older trailer forms carry their own fields") {
     ModuleSignature s;
-    REQUIRE(signature_of(signed_file("SIG", 1, std::string("Signer\0x", 8), "\x01\x02"), &s));
+    std::string f = signed_file("SIG", 1, std::string("Signer\0x", 8), "\x01\x02");
+    REQUIRE(signature_of(f, &s));
     CHECK(s.id_type == "X509");
     CHECK(s.signer == "Signer"); // up to its NUL, as kmod prints it
     CHECK(hex(s.key_id) == "01:02");
